@@ -1,0 +1,158 @@
+import pghistory
+from django.contrib import admin
+from django.utils import timezone
+
+from outcomes import gestation
+from outcomes.forms import OutcomeFormSet, PregnancyForm
+from outcomes.models import (
+    AdverseEvent,
+    EmbryoTransfer,
+    FollowUpVisit,
+    Infant,
+    Pregnancy,
+    PregnancyOutcome,
+)
+from registry.admin_scoping import ScopedInline, SiteScopedAdmin
+
+
+class EmbryoTransferInline(admin.TabularInline):
+    model = EmbryoTransfer
+    extra = 0
+    fields = [
+        "transferred_on",
+        "kind",
+        "embryo_day",
+        "embryo_quality",
+        "good_quality",
+        "embryos_transferred",
+        "result",
+    ]
+
+
+class AdverseEventInline(ScopedInline, admin.StackedInline):
+    model = AdverseEvent
+    extra = 0
+    raw_id_fields = ["infusion", "pregnancy"]
+    fields = [
+        ("subject", "term", "term_other"),
+        ("grade", "serious", "relatedness"),
+        ("onset_on", "resolved_on"),
+        ("action_taken", "resolution"),
+        ("infusion", "pregnancy"),
+        "description",
+    ]
+
+
+class FollowUpVisitInline(admin.TabularInline):
+    model = FollowUpVisit
+    extra = 0
+    fields = ["kind", "due_from", "due_until", "status", "done_on", "ga_at_visit", "notes"]
+    readonly_fields = ["ga_at_visit"]
+
+    @admin.display(description="GA at visit")
+    def ga_at_visit(self, obj):
+        if obj.pk is None or obj.done_on is None:
+            return "-"
+        return gestation.format_ga(obj.pregnancy.ga_days_on(obj.done_on))
+
+
+class PregnancyOutcomeInline(admin.StackedInline):
+    model = PregnancyOutcome
+    formset = OutcomeFormSet
+    extra = 0
+    max_num = 1
+    fields = [
+        ("kind", "ended_on", "ga_at_end"),
+        ("delivery_mode", "preterm_labour"),
+        "complications",
+    ]
+    readonly_fields = ["ga_at_end"]
+
+    @admin.display(description="gestational age at end")
+    def ga_at_end(self, obj):
+        if obj.pk is None:
+            return "-"
+        return gestation.format_ga(obj.pregnancy.ga_days_on(obj.ended_on))
+
+
+class InfantInline(admin.TabularInline):
+    model = Infant
+    extra = 0
+    fields = [
+        "birth_order",
+        "sex",
+        "birth_weight_g",
+        "live_born",
+        "nicu_admission",
+        "anomalies",
+        "development_12m",
+    ]
+
+
+@admin.register(Pregnancy)
+class PregnancyAdmin(SiteScopedAdmin):
+    form = PregnancyForm
+    list_display = [
+        "__str__",
+        "study_id",
+        "site_code",
+        "conception",
+        "fetuses",
+        "ga_today_or_at_end",
+        "outcome_kind",
+    ]
+    list_filter = ["patient__site", "conception", "outcome__kind"]
+    list_select_related = ["patient__site", "outcome"]
+    search_fields = ["patient__study_id"]
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["cycle", "transfer"]
+    readonly_fields = ["ga_today_or_at_end"]
+    inlines = [FollowUpVisitInline, PregnancyOutcomeInline, InfantInline]
+    fieldsets = [
+        (None, {"fields": ["patient", "cycle", "transfer", "conception"]}),
+        ("Dating", {"fields": ["dating", "lmp_on", "confirmed_on", "ga_today_or_at_end"]}),
+        (None, {"fields": ["fetuses", "change_reason"]}),
+    ]
+
+    @admin.display(description="study ID", ordering="patient__study_id")
+    def study_id(self, obj):
+        return obj.patient.study_id
+
+    @admin.display(description="site", ordering="patient__site__code")
+    def site_code(self, obj):
+        return obj.patient.site.code
+
+    @admin.display(description="GA (today, or at the end)")
+    def ga_today_or_at_end(self, obj):
+        if obj.pk is None:
+            return "-"
+        outcome = getattr(obj, "outcome", None)
+        on = outcome.ended_on if outcome else timezone.localdate()
+        return gestation.format_ga(obj.ga_days_on(on))
+
+    @admin.display(description="outcome", ordering="outcome__kind")
+    def outcome_kind(self, obj):
+        outcome = getattr(obj, "outcome", None)
+        return outcome.get_kind_display() if outcome else "ongoing"
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data.get("change_reason", "").strip()
+        if reason:
+            # Joins the request's audit context, so every row written below carries it.
+            pghistory.context(reason=reason)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(SiteScopedAdmin):
+    list_display = ["onset_on", "study_id", "subject", "term", "grade", "serious", "relatedness"]
+    list_filter = ["patient__site", "term", "grade", "serious", "subject"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__study_id"]
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["infusion", "pregnancy"]
+    date_hierarchy = "onset_on"
+
+    @admin.display(description="study ID", ordering="patient__study_id")
+    def study_id(self, obj):
+        return obj.patient.study_id

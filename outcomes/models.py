@@ -47,13 +47,14 @@ class EmbryoTransfer(models.Model):
                 fields=["cycle", "transferred_on"], name="one_transfer_per_cycle_day"
             ),
             models.CheckConstraint(
-                condition=Q(embryo_day__gte=2, embryo_day__lte=7), name="transfer_embryo_day",
-                violation_error_message='Embryo day must be between 2 and 7.',
+                condition=Q(embryo_day__gte=2, embryo_day__lte=7),
+                name="transfer_embryo_day",
+                violation_error_message="Embryo day must be between 2 and 7.",
             ),
             models.CheckConstraint(
                 condition=Q(embryos_transferred__gte=1, embryos_transferred__lte=3),
                 name="transfer_embryo_count",
-                violation_error_message='Embryos transferred must be 1, 2 or 3.',
+                violation_error_message="Embryos transferred must be 1, 2 or 3.",
             ),
         ]
 
@@ -105,16 +106,17 @@ class Pregnancy(models.Model):
             models.CheckConstraint(
                 condition=~Q(conception="ivf") | Q(transfer__isnull=False),
                 name="pregnancy_ivf_has_transfer",
-                violation_error_message='An IVF pregnancy must name its embryo transfer.',
+                violation_error_message="An IVF pregnancy must name its embryo transfer.",
             ),
             models.CheckConstraint(
                 condition=~Q(dating="transfer") | Q(transfer__isnull=False),
                 name="pregnancy_transfer_dating_has_transfer",
-                violation_error_message='Dating by transfer needs the embryo transfer.',
+                violation_error_message="Dating by transfer needs the embryo transfer.",
             ),
             models.CheckConstraint(
-                condition=Q(fetuses__gte=1, fetuses__lte=4), name="pregnancy_fetus_count",
-                violation_error_message='Fetuses must be between 1 and 4.',
+                condition=Q(fetuses__gte=1, fetuses__lte=4),
+                name="pregnancy_fetus_count",
+                violation_error_message="Fetuses must be between 1 and 4.",
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -122,7 +124,7 @@ class Pregnancy(models.Model):
                     + dt.timedelta(days=gestation.DAYS_FROM_LMP_TO_CONCEPTION)
                 ),
                 name="pregnancy_confirmed_after_conception",
-                violation_error_message='Confirmed on must be after conception (LMP-equivalent date + 14 days).',
+                violation_error_message="Confirmed on must be after conception (LMP-equivalent date + 14 days).",
             ),
         ]
 
@@ -156,14 +158,15 @@ class FollowUpVisit(models.Model):
         ordering = ["pregnancy", "due_from"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(due_until__gte=F("due_from")), name="visit_window_order",
-                violation_error_message='Due until must be on or after due from.',
+                condition=Q(due_until__gte=F("due_from")),
+                name="visit_window_order",
+                violation_error_message="Due until must be on or after due from.",
             ),
             models.CheckConstraint(
                 condition=(Q(status="done") & Q(done_on__isnull=False))
                 | (~Q(status="done") & Q(done_on__isnull=True)),
                 name="visit_done_has_date",
-                violation_error_message='Done on is required for a visit marked done, and only then.',
+                violation_error_message="Done on is required for a visit marked done, and only then.",
             ),
         ]
 
@@ -200,7 +203,7 @@ class PregnancyOutcome(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind__in=["live_birth", "stillbirth"]) | ~Q(delivery_mode="na"),
                 name="outcome_delivery_has_mode",
-                violation_error_message='Delivery mode is required for a live birth or stillbirth.',
+                violation_error_message="Delivery mode is required for a live birth or stillbirth.",
             ),
         ]
 
@@ -242,10 +245,13 @@ class Infant(models.Model):
                 condition=Q(birth_weight_g__gte=BIRTH_WEIGHT_G_MIN)
                 & Q(birth_weight_g__lte=BIRTH_WEIGHT_G_MAX),
                 name="infant_birth_weight_plausible",
-                violation_error_message='Birth weight (g) must be between 200 and 6500 g.',
+                violation_error_message="Birth weight (g) must be between 200 and 6500 g.",
             ),
-            models.CheckConstraint(condition=Q(birth_order__gte=1), name="infant_order_positive",
-                violation_error_message='Birth order starts at 1.',),
+            models.CheckConstraint(
+                condition=Q(birth_order__gte=1),
+                name="infant_order_positive",
+                violation_error_message="Birth order starts at 1.",
+            ),
         ]
 
     def __str__(self):
@@ -326,21 +332,26 @@ class AdverseEvent(models.Model):
     class Meta:
         ordering = ["onset_on"]
         constraints = [
-            models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=5), name="ae_grade_ctcae",
-                violation_error_message='Grade must be a CTCAE grade, 1 to 5.',),
+            models.CheckConstraint(
+                condition=Q(grade__gte=1, grade__lte=5),
+                name="ae_grade_ctcae",
+                violation_error_message="Grade must be a CTCAE grade, 1 to 5.",
+            ),
             # CTCAE grade 4 is life-threatening and grade 5 is death: serious by definition.
             models.CheckConstraint(
-                condition=Q(grade__lte=3) | Q(serious=True), name="ae_grade_4_5_serious",
-                violation_error_message='A grade 4 or 5 event is serious by definition: tick serious.',
+                condition=Q(grade__lte=3) | Q(serious=True),
+                name="ae_grade_4_5_serious",
+                violation_error_message="A grade 4 or 5 event is serious by definition: tick serious.",
             ),
             models.CheckConstraint(
-                condition=~Q(term="other") | ~Q(term_other=""), name="ae_other_term_named",
+                condition=~Q(term="other") | ~Q(term_other=""),
+                name="ae_other_term_named",
                 violation_error_message="Name the event in 'term, if other' when the term is Other.",
             ),
             models.CheckConstraint(
                 condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("onset_on")),
                 name="ae_resolved_after_onset",
-                violation_error_message='Resolved on must be on or after onset on.',
+                violation_error_message="Resolved on must be on or after onset on.",
             ),
         ]
 

@@ -39,8 +39,9 @@ class Site(models.Model):
         permissions = [("view_all_sites", "Can see every site's (de-identified) patients")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(code__regex=SITE_CODE_REGEX), name="site_code_format",
-                violation_error_message='Code must be 2 to 6 capital letters, e.g. MTL.',
+                condition=Q(code__regex=SITE_CODE_REGEX),
+                name="site_code_format",
+                violation_error_message="Code must be 2 to 6 capital letters, e.g. MTL.",
             ),
         ]
 
@@ -122,9 +123,7 @@ class Patient(models.Model):
     )
     conventional_treatment_failed = models.BooleanField(default=False)
     comorbidities = models.TextField(blank=True)
-    ig_contraindication = models.BooleanField(
-        "contraindication to immunoglobulin", default=False
-    )
+    ig_contraindication = models.BooleanField("contraindication to immunoglobulin", default=False)
     other_immunomodulator = models.BooleanField(
         "receives another immunomodulatory treatment", default=False
     )
@@ -146,28 +145,29 @@ class Patient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["site", "mrn"], name="one_patient_per_site_mrn"),
             models.CheckConstraint(
-                condition=Q(study_id__regex=study_ids.PATTERN), name="patient_study_id_format",
-                violation_error_message='Study ID must be the site code, a dash and 4-8 random characters.',
+                condition=Q(study_id__regex=study_ids.PATTERN),
+                name="patient_study_id_format",
+                violation_error_message="Study ID must be the site code, a dash and 4-8 random characters.",
             ),
             models.CheckConstraint(
                 condition=Q(enrolled_on__isnull=True) | Q(enrolled_on__gte=F("screened_on")),
                 name="patient_enrolled_after_screening",
-                violation_error_message='Enrolled on must be on or after screened on.',
+                violation_error_message="Enrolled on must be on or after screened on.",
             ),
             models.CheckConstraint(
                 condition=Q(screened_on__gt=F("date_of_birth")),
                 name="patient_screened_after_birth",
-                violation_error_message='Screened on must be after the date of birth.',
+                violation_error_message="Screened on must be after the date of birth.",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["enrolled", "completed"]) | Q(enrolled_on__isnull=False),
                 name="patient_enrolled_has_date",
-                violation_error_message='Enrolled on is required when the status is enrolled or completed.',
+                violation_error_message="Enrolled on is required when the status is enrolled or completed.",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["withdrawn", "lost"]) | ~Q(status_reason=""),
                 name="patient_withdrawal_has_reason",
-                violation_error_message='Status reason is required when a patient is withdrawn or lost to follow-up.',
+                violation_error_message="Status reason is required when a patient is withdrawn or lost to follow-up.",
             ),
         ]
 
@@ -188,7 +188,7 @@ class Consent(models.Model):
             models.CheckConstraint(
                 condition=Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gte=F("signed_on")),
                 name="consent_withdrawn_after_signed",
-                violation_error_message='Withdrawn on must be on or after signed on.',
+                violation_error_message="Withdrawn on must be on or after signed on.",
             ),
         ]
 
@@ -221,7 +221,7 @@ class ImmuneTest(models.Model):
                 condition=~Q(analyte="nk_percent")
                 | (Q(value__gte=0) & Q(value__lte=100) & Q(unit="%")),
                 name="immunetest_nk_percent_range",
-                violation_error_message='An NK cell result must be a percentage: value 0-100 with unit %.',
+                violation_error_message="An NK cell result must be a percentage: value 0-100 with unit %.",
             ),
         ]
 
@@ -242,8 +242,11 @@ class Product(models.Model):
     class Meta:
         ordering = ["route", "name"]
         constraints = [
-            models.CheckConstraint(condition=Q(vial_step_g__gt=0), name="product_step_positive",
-                violation_error_message='Vial step (g) must be more than 0.',),
+            models.CheckConstraint(
+                condition=Q(vial_step_g__gt=0),
+                name="product_step_positive",
+                violation_error_message="Vial step (g) must be more than 0.",
+            ),
         ]
 
     def __str__(self):
@@ -304,28 +307,30 @@ class Protocol(models.Model):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(max_age_years__gte=F("min_age_years")), name="protocol_age_range",
-                violation_error_message='Maximum age must be at least the minimum age.',
+                condition=Q(max_age_years__gte=F("min_age_years")),
+                name="protocol_age_range",
+                violation_error_message="Maximum age must be at least the minimum age.",
             ),
             models.CheckConstraint(
                 condition=Q(induction_days_before_max__gte=F("induction_days_before_min")),
                 name="protocol_induction_window",
-                violation_error_message='Induction window: the earliest day before must be at least the latest.',
+                violation_error_message="Induction window: the earliest day before must be at least the latest.",
             ),
             models.CheckConstraint(
                 condition=Q(dose_mg_per_kg_min__gt=0)
                 & Q(dose_mg_per_kg_max__gte=F("dose_mg_per_kg_min")),
                 name="protocol_dose_range",
-                violation_error_message='Dose range: mg/kg minimum must be above 0 and not above the maximum.',
+                violation_error_message="Dose range: mg/kg minimum must be above 0 and not above the maximum.",
             ),
             models.CheckConstraint(
                 condition=Q(stop_ga_days__gte=F("maintenance_until_ga_days")),
                 name="protocol_stop_after_maintenance",
-                violation_error_message='Stop gestational age must be at or after the end of maintenance.',
+                violation_error_message="Stop gestational age must be at or after the end of maintenance.",
             ),
             models.CheckConstraint(
-                condition=Q(scig_conversion_factor__gt=0), name="protocol_scig_factor_positive",
-                violation_error_message='SCIg conversion factor must be more than 0.',
+                condition=Q(scig_conversion_factor__gt=0),
+                name="protocol_scig_factor_positive",
+                violation_error_message="SCIg conversion factor must be more than 0.",
             ),
         ]
 
@@ -350,13 +355,14 @@ class MaintenancePhase(models.Model):
         ordering = ["protocol", "from_ga_days"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(until_ga_days__gt=F("from_ga_days")), name="phase_ga_order",
-                violation_error_message='A maintenance phase must end after it starts.',
+                condition=Q(until_ga_days__gt=F("from_ga_days")),
+                name="phase_ga_order",
+                violation_error_message="A maintenance phase must end after it starts.",
             ),
             models.CheckConstraint(
                 condition=Q(dose_mg_per_kg_max__gte=F("dose_mg_per_kg_min")),
                 name="phase_dose_range",
-                violation_error_message='Phase dose: mg/kg maximum must not be below the minimum.',
+                violation_error_message="Phase dose: mg/kg maximum must not be below the minimum.",
             ),
         ]
 
@@ -401,11 +407,15 @@ class TreatmentCycle(models.Model):
         ordering = ["patient", "number"]
         constraints = [
             models.UniqueConstraint(fields=["patient", "number"], name="one_cycle_number"),
-            models.CheckConstraint(condition=Q(number__gte=1), name="cycle_number_positive",
-                violation_error_message='Cycle number starts at 1.',),
             models.CheckConstraint(
-                condition=_plausible_weight("weight_kg"), name="cycle_weight_plausible",
-                violation_error_message='Weight at planning (kg) must be between 30 and 250 kg.',
+                condition=Q(number__gte=1),
+                name="cycle_number_positive",
+                violation_error_message="Cycle number starts at 1.",
+            ),
+            models.CheckConstraint(
+                condition=_plausible_weight("weight_kg"),
+                name="cycle_weight_plausible",
+                violation_error_message="Weight at planning (kg) must be between 30 and 250 kg.",
             ),
         ]
 
@@ -432,13 +442,14 @@ class PlannedDose(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cycle", "sequence"], name="one_planned_sequence"),
             models.CheckConstraint(
-                condition=Q(due_until__gte=F("due_from")), name="planned_window_order",
-                violation_error_message='Due until must be on or after due from.',
+                condition=Q(due_until__gte=F("due_from")),
+                name="planned_window_order",
+                violation_error_message="Due until must be on or after due from.",
             ),
             models.CheckConstraint(
                 condition=Q(dose_g__gte=dosing.DOSE_G_MIN, dose_g__lte=dosing.DOSE_G_MAX),
                 name="planned_dose_plausible",
-                violation_error_message='Dose (g) must be between 1 and 200 g.',
+                violation_error_message="Dose (g) must be between 1 and 200 g.",
             ),
         ]
 
@@ -477,18 +488,19 @@ class Infusion(models.Model):
             models.CheckConstraint(
                 condition=Q(dose_g__gte=dosing.DOSE_G_MIN, dose_g__lte=dosing.DOSE_G_MAX),
                 name="infusion_dose_plausible",
-                violation_error_message='Dose (g) must be between 1 and 200 g.',
+                violation_error_message="Dose (g) must be between 1 and 200 g.",
             ),
             models.CheckConstraint(
-                condition=_plausible_weight("weight_kg"), name="infusion_weight_plausible",
-                violation_error_message='Weight used (kg) must be between 30 and 250 kg.',
+                condition=_plausible_weight("weight_kg"),
+                name="infusion_weight_plausible",
+                violation_error_message="Weight used (kg) must be between 30 and 250 kg.",
             ),
             # 50-2000 mg/kg, written without division: dose_g * 1000 between 50 and 2000 x kg.
             models.CheckConstraint(
                 condition=Q(dose_g__gte=F("weight_kg") * dosing.DOSE_MG_PER_KG_MIN / 1000)
                 & Q(dose_g__lte=F("weight_kg") * dosing.DOSE_MG_PER_KG_MAX / 1000),
                 name="infusion_mg_per_kg_plausible",
-                violation_error_message='Dose (g) for this weight must be between 50 and 2000 mg/kg.',
+                violation_error_message="Dose (g) for this weight must be between 50 and 2000 mg/kg.",
             ),
         ]
 

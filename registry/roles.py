@@ -81,10 +81,9 @@ def sync_groups() -> dict[str, int]:
 
 
 def sync_groups_after_migrate(sender, **kwargs):
-    from django.contrib.auth.management import create_permissions
-
     # Permissions of every app must exist first; post_migrate order between apps is not fixed.
     from django.apps import apps
+    from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"))

@@ -4,222 +4,628 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AdverseEvent',
+            name="AdverseEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(choices=[('maternal', 'Maternal'), ('fetal', 'Fetal'), ('neonatal', 'Neonatal')], default='maternal', max_length=8)),
-                ('term', models.CharField(choices=[('headache', 'Headache'), ('infusion_reaction', 'Infusion reaction'), ('anaphylaxis', 'Anaphylaxis'), ('thrombosis', 'Thrombosis'), ('haemolysis', 'Haemolysis'), ('renal', 'Renal'), ('aseptic_meningitis', 'Aseptic meningitis'), ('preterm_labour', 'Preterm labour'), ('fetal_anomaly', 'Fetal anomaly'), ('other', 'Other')], max_length=18)),
-                ('term_other', models.CharField(blank=True, max_length=100, verbose_name='term, if other')),
-                ('grade', models.PositiveSmallIntegerField(help_text='CTCAE grade 1-5.')),
-                ('serious', models.BooleanField(default=False)),
-                ('relatedness', models.CharField(choices=[('unrelated', 'Unrelated'), ('unlikely', 'Unlikely'), ('possible', 'Possible'), ('probable', 'Probable'), ('definite', 'Definite')], max_length=9)),
-                ('onset_on', models.DateField()),
-                ('resolved_on', models.DateField(blank=True, null=True)),
-                ('action_taken', models.CharField(choices=[('none', 'None'), ('rate_slowed', 'Infusion slowed'), ('interrupted', 'Infusion interrupted'), ('stopped', 'Treatment stopped'), ('treated', 'Treated'), ('hospitalised', 'Hospitalised')], default='none', max_length=12)),
-                ('resolution', models.CharField(choices=[('recovered', 'Recovered'), ('recovering', 'Recovering'), ('ongoing', 'Not recovered'), ('sequelae', 'Recovered with sequelae'), ('fatal', 'Fatal')], default='recovered', max_length=10)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "subject",
+                    models.CharField(
+                        choices=[
+                            ("maternal", "Maternal"),
+                            ("fetal", "Fetal"),
+                            ("neonatal", "Neonatal"),
+                        ],
+                        default="maternal",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "term",
+                    models.CharField(
+                        choices=[
+                            ("headache", "Headache"),
+                            ("infusion_reaction", "Infusion reaction"),
+                            ("anaphylaxis", "Anaphylaxis"),
+                            ("thrombosis", "Thrombosis"),
+                            ("haemolysis", "Haemolysis"),
+                            ("renal", "Renal"),
+                            ("aseptic_meningitis", "Aseptic meningitis"),
+                            ("preterm_labour", "Preterm labour"),
+                            ("fetal_anomaly", "Fetal anomaly"),
+                            ("other", "Other"),
+                        ],
+                        max_length=18,
+                    ),
+                ),
+                (
+                    "term_other",
+                    models.CharField(blank=True, max_length=100, verbose_name="term, if other"),
+                ),
+                ("grade", models.PositiveSmallIntegerField(help_text="CTCAE grade 1-5.")),
+                ("serious", models.BooleanField(default=False)),
+                (
+                    "relatedness",
+                    models.CharField(
+                        choices=[
+                            ("unrelated", "Unrelated"),
+                            ("unlikely", "Unlikely"),
+                            ("possible", "Possible"),
+                            ("probable", "Probable"),
+                            ("definite", "Definite"),
+                        ],
+                        max_length=9,
+                    ),
+                ),
+                ("onset_on", models.DateField()),
+                ("resolved_on", models.DateField(blank=True, null=True)),
+                (
+                    "action_taken",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("rate_slowed", "Infusion slowed"),
+                            ("interrupted", "Infusion interrupted"),
+                            ("stopped", "Treatment stopped"),
+                            ("treated", "Treated"),
+                            ("hospitalised", "Hospitalised"),
+                        ],
+                        default="none",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "resolution",
+                    models.CharField(
+                        choices=[
+                            ("recovered", "Recovered"),
+                            ("recovering", "Recovering"),
+                            ("ongoing", "Not recovered"),
+                            ("sequelae", "Recovered with sequelae"),
+                            ("fatal", "Fatal"),
+                        ],
+                        default="recovered",
+                        max_length=10,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['onset_on'],
+                "ordering": ["onset_on"],
             },
         ),
         migrations.CreateModel(
-            name='AdverseEventEvent',
+            name="AdverseEventEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('subject', models.CharField(choices=[('maternal', 'Maternal'), ('fetal', 'Fetal'), ('neonatal', 'Neonatal')], default='maternal', max_length=8)),
-                ('term', models.CharField(choices=[('headache', 'Headache'), ('infusion_reaction', 'Infusion reaction'), ('anaphylaxis', 'Anaphylaxis'), ('thrombosis', 'Thrombosis'), ('haemolysis', 'Haemolysis'), ('renal', 'Renal'), ('aseptic_meningitis', 'Aseptic meningitis'), ('preterm_labour', 'Preterm labour'), ('fetal_anomaly', 'Fetal anomaly'), ('other', 'Other')], max_length=18)),
-                ('term_other', models.CharField(blank=True, max_length=100, verbose_name='term, if other')),
-                ('grade', models.PositiveSmallIntegerField(help_text='CTCAE grade 1-5.')),
-                ('serious', models.BooleanField(default=False)),
-                ('relatedness', models.CharField(choices=[('unrelated', 'Unrelated'), ('unlikely', 'Unlikely'), ('possible', 'Possible'), ('probable', 'Probable'), ('definite', 'Definite')], max_length=9)),
-                ('onset_on', models.DateField()),
-                ('resolved_on', models.DateField(blank=True, null=True)),
-                ('action_taken', models.CharField(choices=[('none', 'None'), ('rate_slowed', 'Infusion slowed'), ('interrupted', 'Infusion interrupted'), ('stopped', 'Treatment stopped'), ('treated', 'Treated'), ('hospitalised', 'Hospitalised')], default='none', max_length=12)),
-                ('resolution', models.CharField(choices=[('recovered', 'Recovered'), ('recovering', 'Recovering'), ('ongoing', 'Not recovered'), ('sequelae', 'Recovered with sequelae'), ('fatal', 'Fatal')], default='recovered', max_length=10)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "subject",
+                    models.CharField(
+                        choices=[
+                            ("maternal", "Maternal"),
+                            ("fetal", "Fetal"),
+                            ("neonatal", "Neonatal"),
+                        ],
+                        default="maternal",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "term",
+                    models.CharField(
+                        choices=[
+                            ("headache", "Headache"),
+                            ("infusion_reaction", "Infusion reaction"),
+                            ("anaphylaxis", "Anaphylaxis"),
+                            ("thrombosis", "Thrombosis"),
+                            ("haemolysis", "Haemolysis"),
+                            ("renal", "Renal"),
+                            ("aseptic_meningitis", "Aseptic meningitis"),
+                            ("preterm_labour", "Preterm labour"),
+                            ("fetal_anomaly", "Fetal anomaly"),
+                            ("other", "Other"),
+                        ],
+                        max_length=18,
+                    ),
+                ),
+                (
+                    "term_other",
+                    models.CharField(blank=True, max_length=100, verbose_name="term, if other"),
+                ),
+                ("grade", models.PositiveSmallIntegerField(help_text="CTCAE grade 1-5.")),
+                ("serious", models.BooleanField(default=False)),
+                (
+                    "relatedness",
+                    models.CharField(
+                        choices=[
+                            ("unrelated", "Unrelated"),
+                            ("unlikely", "Unlikely"),
+                            ("possible", "Possible"),
+                            ("probable", "Probable"),
+                            ("definite", "Definite"),
+                        ],
+                        max_length=9,
+                    ),
+                ),
+                ("onset_on", models.DateField()),
+                ("resolved_on", models.DateField(blank=True, null=True)),
+                (
+                    "action_taken",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("rate_slowed", "Infusion slowed"),
+                            ("interrupted", "Infusion interrupted"),
+                            ("stopped", "Treatment stopped"),
+                            ("treated", "Treated"),
+                            ("hospitalised", "Hospitalised"),
+                        ],
+                        default="none",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "resolution",
+                    models.CharField(
+                        choices=[
+                            ("recovered", "Recovered"),
+                            ("recovering", "Recovering"),
+                            ("ongoing", "Not recovered"),
+                            ("sequelae", "Recovered with sequelae"),
+                            ("fatal", "Fatal"),
+                        ],
+                        default="recovered",
+                        max_length=10,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='EmbryoTransfer',
+            name="EmbryoTransfer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('transferred_on', models.DateField()),
-                ('kind', models.CharField(choices=[('fresh', 'Fresh'), ('frozen', 'Frozen')], max_length=6)),
-                ('embryo_day', models.PositiveSmallIntegerField(help_text='Day of development, 2-7.')),
-                ('embryo_quality', models.CharField(blank=True, help_text='e.g. 4AA', max_length=20)),
-                ('good_quality', models.BooleanField(default=True)),
-                ('embryos_transferred', models.PositiveSmallIntegerField(default=1)),
-                ('result', models.CharField(choices=[('pending', 'Pending'), ('negative', 'Negative'), ('biochemical', 'Biochemical pregnancy'), ('clinical', 'Clinical pregnancy'), ('ectopic', 'Ectopic pregnancy')], default='pending', max_length=11)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("transferred_on", models.DateField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("fresh", "Fresh"), ("frozen", "Frozen")], max_length=6
+                    ),
+                ),
+                (
+                    "embryo_day",
+                    models.PositiveSmallIntegerField(help_text="Day of development, 2-7."),
+                ),
+                (
+                    "embryo_quality",
+                    models.CharField(blank=True, help_text="e.g. 4AA", max_length=20),
+                ),
+                ("good_quality", models.BooleanField(default=True)),
+                ("embryos_transferred", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("negative", "Negative"),
+                            ("biochemical", "Biochemical pregnancy"),
+                            ("clinical", "Clinical pregnancy"),
+                            ("ectopic", "Ectopic pregnancy"),
+                        ],
+                        default="pending",
+                        max_length=11,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cycle', 'transferred_on'],
+                "ordering": ["cycle", "transferred_on"],
             },
         ),
         migrations.CreateModel(
-            name='EmbryoTransferEvent',
+            name="EmbryoTransferEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('transferred_on', models.DateField()),
-                ('kind', models.CharField(choices=[('fresh', 'Fresh'), ('frozen', 'Frozen')], max_length=6)),
-                ('embryo_day', models.PositiveSmallIntegerField(help_text='Day of development, 2-7.')),
-                ('embryo_quality', models.CharField(blank=True, help_text='e.g. 4AA', max_length=20)),
-                ('good_quality', models.BooleanField(default=True)),
-                ('embryos_transferred', models.PositiveSmallIntegerField(default=1)),
-                ('result', models.CharField(choices=[('pending', 'Pending'), ('negative', 'Negative'), ('biochemical', 'Biochemical pregnancy'), ('clinical', 'Clinical pregnancy'), ('ectopic', 'Ectopic pregnancy')], default='pending', max_length=11)),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("transferred_on", models.DateField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("fresh", "Fresh"), ("frozen", "Frozen")], max_length=6
+                    ),
+                ),
+                (
+                    "embryo_day",
+                    models.PositiveSmallIntegerField(help_text="Day of development, 2-7."),
+                ),
+                (
+                    "embryo_quality",
+                    models.CharField(blank=True, help_text="e.g. 4AA", max_length=20),
+                ),
+                ("good_quality", models.BooleanField(default=True)),
+                ("embryos_transferred", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("negative", "Negative"),
+                            ("biochemical", "Biochemical pregnancy"),
+                            ("clinical", "Clinical pregnancy"),
+                            ("ectopic", "Ectopic pregnancy"),
+                        ],
+                        default="pending",
+                        max_length=11,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='FollowUpVisit',
+            name="FollowUpVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('antenatal', 'Antenatal (every 3 months)'), ('postpartum', 'One month after the pregnancy ends')], max_length=10)),
-                ('due_from', models.DateField()),
-                ('due_until', models.DateField()),
-                ('status', models.CharField(choices=[('due', 'Due'), ('done', 'Done'), ('missed', 'Missed')], default='due', max_length=6)),
-                ('done_on', models.DateField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("antenatal", "Antenatal (every 3 months)"),
+                            ("postpartum", "One month after the pregnancy ends"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("due_from", models.DateField()),
+                ("due_until", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("due", "Due"), ("done", "Done"), ("missed", "Missed")],
+                        default="due",
+                        max_length=6,
+                    ),
+                ),
+                ("done_on", models.DateField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['pregnancy', 'due_from'],
+                "ordering": ["pregnancy", "due_from"],
             },
         ),
         migrations.CreateModel(
-            name='FollowUpVisitEvent',
+            name="FollowUpVisitEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('kind', models.CharField(choices=[('antenatal', 'Antenatal (every 3 months)'), ('postpartum', 'One month after the pregnancy ends')], max_length=10)),
-                ('due_from', models.DateField()),
-                ('due_until', models.DateField()),
-                ('status', models.CharField(choices=[('due', 'Due'), ('done', 'Done'), ('missed', 'Missed')], default='due', max_length=6)),
-                ('done_on', models.DateField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("antenatal", "Antenatal (every 3 months)"),
+                            ("postpartum", "One month after the pregnancy ends"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("due_from", models.DateField()),
+                ("due_until", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("due", "Due"), ("done", "Done"), ("missed", "Missed")],
+                        default="due",
+                        max_length=6,
+                    ),
+                ),
+                ("done_on", models.DateField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Infant',
+            name="Infant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('birth_order', models.PositiveSmallIntegerField(default=1)),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('undetermined', 'Undetermined')], max_length=12)),
-                ('birth_weight_g', models.PositiveSmallIntegerField()),
-                ('live_born', models.BooleanField(default=True)),
-                ('anomalies', models.TextField(blank=True)),
-                ('nicu_admission', models.BooleanField(default=False, verbose_name='NICU admission')),
-                ('development_12m', models.CharField(choices=[('normal', 'Normal'), ('delay', 'Delay'), ('not_assessed', 'Not assessed')], default='not_assessed', max_length=12, verbose_name='development at 12 months')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("birth_order", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("undetermined", "Undetermined"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("birth_weight_g", models.PositiveSmallIntegerField()),
+                ("live_born", models.BooleanField(default=True)),
+                ("anomalies", models.TextField(blank=True)),
+                (
+                    "nicu_admission",
+                    models.BooleanField(default=False, verbose_name="NICU admission"),
+                ),
+                (
+                    "development_12m",
+                    models.CharField(
+                        choices=[
+                            ("normal", "Normal"),
+                            ("delay", "Delay"),
+                            ("not_assessed", "Not assessed"),
+                        ],
+                        default="not_assessed",
+                        max_length=12,
+                        verbose_name="development at 12 months",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pregnancy', 'birth_order'],
+                "ordering": ["pregnancy", "birth_order"],
             },
         ),
         migrations.CreateModel(
-            name='InfantEvent',
+            name="InfantEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('birth_order', models.PositiveSmallIntegerField(default=1)),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('undetermined', 'Undetermined')], max_length=12)),
-                ('birth_weight_g', models.PositiveSmallIntegerField()),
-                ('live_born', models.BooleanField(default=True)),
-                ('anomalies', models.TextField(blank=True)),
-                ('nicu_admission', models.BooleanField(default=False, verbose_name='NICU admission')),
-                ('development_12m', models.CharField(choices=[('normal', 'Normal'), ('delay', 'Delay'), ('not_assessed', 'Not assessed')], default='not_assessed', max_length=12, verbose_name='development at 12 months')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("birth_order", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("undetermined", "Undetermined"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("birth_weight_g", models.PositiveSmallIntegerField()),
+                ("live_born", models.BooleanField(default=True)),
+                ("anomalies", models.TextField(blank=True)),
+                (
+                    "nicu_admission",
+                    models.BooleanField(default=False, verbose_name="NICU admission"),
+                ),
+                (
+                    "development_12m",
+                    models.CharField(
+                        choices=[
+                            ("normal", "Normal"),
+                            ("delay", "Delay"),
+                            ("not_assessed", "Not assessed"),
+                        ],
+                        default="not_assessed",
+                        max_length=12,
+                        verbose_name="development at 12 months",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Pregnancy',
+            name="Pregnancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('conception', models.CharField(choices=[('ivf', 'IVF / embryo transfer'), ('natural', 'Natural conception')], max_length=7)),
-                ('dating', models.CharField(choices=[('transfer', 'Transfer date and embryo day'), ('lmp', 'Last menstrual period'), ('ultrasound', 'Early ultrasound')], max_length=10)),
-                ('lmp_on', models.DateField(help_text='Dating anchor. Derived from the transfer for IVF pregnancies.', verbose_name='LMP-equivalent date')),
-                ('fetuses', models.PositiveSmallIntegerField(default=1)),
-                ('confirmed_on', models.DateField(help_text='Ultrasound with a gestational sac.', verbose_name='clinical pregnancy confirmed on')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "conception",
+                    models.CharField(
+                        choices=[
+                            ("ivf", "IVF / embryo transfer"),
+                            ("natural", "Natural conception"),
+                        ],
+                        max_length=7,
+                    ),
+                ),
+                (
+                    "dating",
+                    models.CharField(
+                        choices=[
+                            ("transfer", "Transfer date and embryo day"),
+                            ("lmp", "Last menstrual period"),
+                            ("ultrasound", "Early ultrasound"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "lmp_on",
+                    models.DateField(
+                        help_text="Dating anchor. Derived from the transfer for IVF pregnancies.",
+                        verbose_name="LMP-equivalent date",
+                    ),
+                ),
+                ("fetuses", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "confirmed_on",
+                    models.DateField(
+                        help_text="Ultrasound with a gestational sac.",
+                        verbose_name="clinical pregnancy confirmed on",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'pregnancies',
-                'ordering': ['patient', 'confirmed_on'],
+                "verbose_name_plural": "pregnancies",
+                "ordering": ["patient", "confirmed_on"],
             },
         ),
         migrations.CreateModel(
-            name='PregnancyEvent',
+            name="PregnancyEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('conception', models.CharField(choices=[('ivf', 'IVF / embryo transfer'), ('natural', 'Natural conception')], max_length=7)),
-                ('dating', models.CharField(choices=[('transfer', 'Transfer date and embryo day'), ('lmp', 'Last menstrual period'), ('ultrasound', 'Early ultrasound')], max_length=10)),
-                ('lmp_on', models.DateField(help_text='Dating anchor. Derived from the transfer for IVF pregnancies.', verbose_name='LMP-equivalent date')),
-                ('fetuses', models.PositiveSmallIntegerField(default=1)),
-                ('confirmed_on', models.DateField(help_text='Ultrasound with a gestational sac.', verbose_name='clinical pregnancy confirmed on')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "conception",
+                    models.CharField(
+                        choices=[
+                            ("ivf", "IVF / embryo transfer"),
+                            ("natural", "Natural conception"),
+                        ],
+                        max_length=7,
+                    ),
+                ),
+                (
+                    "dating",
+                    models.CharField(
+                        choices=[
+                            ("transfer", "Transfer date and embryo day"),
+                            ("lmp", "Last menstrual period"),
+                            ("ultrasound", "Early ultrasound"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "lmp_on",
+                    models.DateField(
+                        help_text="Dating anchor. Derived from the transfer for IVF pregnancies.",
+                        verbose_name="LMP-equivalent date",
+                    ),
+                ),
+                ("fetuses", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "confirmed_on",
+                    models.DateField(
+                        help_text="Ultrasound with a gestational sac.",
+                        verbose_name="clinical pregnancy confirmed on",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='PregnancyOutcome',
+            name="PregnancyOutcome",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('live_birth', 'Live birth'), ('miscarriage', 'Miscarriage'), ('stillbirth', 'Stillbirth'), ('ectopic', 'Ectopic'), ('termination', 'Termination')], max_length=11)),
-                ('ended_on', models.DateField()),
-                ('delivery_mode', models.CharField(choices=[('vaginal', 'Vaginal'), ('caesarean', 'Caesarean'), ('na', 'Not applicable')], default='na', max_length=9)),
-                ('preterm_labour', models.BooleanField(default=False)),
-                ('complications', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("live_birth", "Live birth"),
+                            ("miscarriage", "Miscarriage"),
+                            ("stillbirth", "Stillbirth"),
+                            ("ectopic", "Ectopic"),
+                            ("termination", "Termination"),
+                        ],
+                        max_length=11,
+                    ),
+                ),
+                ("ended_on", models.DateField()),
+                (
+                    "delivery_mode",
+                    models.CharField(
+                        choices=[
+                            ("vaginal", "Vaginal"),
+                            ("caesarean", "Caesarean"),
+                            ("na", "Not applicable"),
+                        ],
+                        default="na",
+                        max_length=9,
+                    ),
+                ),
+                ("preterm_labour", models.BooleanField(default=False)),
+                ("complications", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['ended_on'],
+                "ordering": ["ended_on"],
             },
         ),
         migrations.CreateModel(
-            name='PregnancyOutcomeEvent',
+            name="PregnancyOutcomeEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('kind', models.CharField(choices=[('live_birth', 'Live birth'), ('miscarriage', 'Miscarriage'), ('stillbirth', 'Stillbirth'), ('ectopic', 'Ectopic'), ('termination', 'Termination')], max_length=11)),
-                ('ended_on', models.DateField()),
-                ('delivery_mode', models.CharField(choices=[('vaginal', 'Vaginal'), ('caesarean', 'Caesarean'), ('na', 'Not applicable')], default='na', max_length=9)),
-                ('preterm_labour', models.BooleanField(default=False)),
-                ('complications', models.TextField(blank=True)),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("live_birth", "Live birth"),
+                            ("miscarriage", "Miscarriage"),
+                            ("stillbirth", "Stillbirth"),
+                            ("ectopic", "Ectopic"),
+                            ("termination", "Termination"),
+                        ],
+                        max_length=11,
+                    ),
+                ),
+                ("ended_on", models.DateField()),
+                (
+                    "delivery_mode",
+                    models.CharField(
+                        choices=[
+                            ("vaginal", "Vaginal"),
+                            ("caesarean", "Caesarean"),
+                            ("na", "Not applicable"),
+                        ],
+                        default="na",
+                        max_length=9,
+                    ),
+                ),
+                ("preterm_labour", models.BooleanField(default=False)),
+                ("complications", models.TextField(blank=True)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
     ]
