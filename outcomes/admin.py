@@ -12,7 +12,7 @@ from outcomes.models import (
     Pregnancy,
     PregnancyOutcome,
 )
-from registry.admin_scoping import ScopedInline, SiteScopedAdmin
+from registry.admin_scoping import ScopedInline, ScopedSiteFilter, SiteScopedAdmin
 
 
 class EmbryoTransferInline(admin.TabularInline):
@@ -101,7 +101,7 @@ class PregnancyAdmin(SiteScopedAdmin):
         "ga_today_or_at_end",
         "outcome_kind",
     ]
-    list_filter = ["patient__site", "conception", "outcome__kind"]
+    list_filter = [("patient__site", ScopedSiteFilter), "conception", "outcome__kind"]
     list_select_related = ["patient__site", "outcome"]
     search_fields = ["patient__study_id"]
     autocomplete_fields = ["patient"]
@@ -146,7 +146,7 @@ class PregnancyAdmin(SiteScopedAdmin):
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(SiteScopedAdmin):
     list_display = ["onset_on", "study_id", "subject", "term", "grade", "serious", "relatedness"]
-    list_filter = ["patient__site", "term", "grade", "serious", "subject"]
+    list_filter = [("patient__site", ScopedSiteFilter), "term", "grade", "serious", "subject"]
     list_select_related = ["patient"]
     search_fields = ["patient__study_id"]
     autocomplete_fields = ["patient"]

@@ -27,6 +27,11 @@ def ga_days(lmp_on: dt.date, on: dt.date) -> int:
     return (on - lmp_on).days
 
 
+def date_at_ga(lmp_on: dt.date, ga_days: int) -> dt.date:
+    """The date on which the pregnancy is `ga_days` old: where a rule in weeks meets a calendar."""
+    return lmp_on + dt.timedelta(days=ga_days)
+
+
 def format_ga(days: int) -> str:
     """Weeks+days, as clinicians write it: 237 days is "33+6"."""
     if days < 0:

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from outcomes.admin import AdverseEventInline, EmbryoTransferInline
 from registry import access, history
-from registry.admin_scoping import ScopedInline, SiteScopedAdmin
+from registry.admin_scoping import ScopedInline, ScopedSiteFilter, SiteScopedAdmin
 from registry.age import age_years
 from registry.forms import InfusionForm, PatientForm
 from registry.models import (
@@ -115,7 +115,7 @@ class TreatmentCycleInline(ScopedInline, admin.TabularInline):
 class PatientAdmin(SiteScopedAdmin):
     site_path = "site"
     form = PatientForm
-    list_filter = ["site", "status", "indication"]
+    list_filter = [("site", ScopedSiteFilter), "status", "indication"]
     list_select_related = ["site"]
     list_per_page = 50
     readonly_fields = ["study_id", "age_at_screening", "audit_trail"]
@@ -166,10 +166,10 @@ class PatientAdmin(SiteScopedAdmin):
         )
         return [study, identifiers, *self.CLINICAL_FIELDSETS]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_exclude(self, request, obj=None):
         if not access.can_view_identifiers(request.user):
-            kwargs["exclude"] = list(IDENTIFIER_FIELDS)
-        return super().get_form(request, obj, change, **kwargs)
+            return list(IDENTIFIER_FIELDS)
+        return super().get_exclude(request, obj)
 
     def get_list_display(self, request):
         columns = ["study_id", "site_code", "status", "indication", "screened_on"]
@@ -265,7 +265,7 @@ class PlannedDoseInline(admin.TabularInline):
 @admin.register(TreatmentCycle)
 class TreatmentCycleAdmin(SiteScopedAdmin):
     list_display = ["__str__", "site_code", "route", "plan", "planned_event_on", "weight_kg"]
-    list_filter = ["patient__site", "route", "plan", "protocol"]
+    list_filter = [("patient__site", ScopedSiteFilter), "route", "plan", "protocol"]
     list_select_related = ["patient__site", "protocol"]
     search_fields = ["patient__study_id"]
     inlines = [PlannedDoseInline, InfusionInline, EmbryoTransferInline]
@@ -280,7 +280,7 @@ class InfusionAdmin(SiteScopedAdmin):
     site_path = "cycle__patient__site"
     form = InfusionForm
     list_display = ["given_on", "study_id", "route", "dose_g", "weight_kg", "mg_per_kg"]
-    list_filter = ["cycle__patient__site", "route", "product"]
+    list_filter = [("cycle__patient__site", ScopedSiteFilter), "route", "product"]
     list_select_related = ["cycle__patient"]
     search_fields = ["cycle__patient__study_id", "lot_number"]
     date_hierarchy = "given_on"

@@ -21,17 +21,25 @@ class AuditEntry:
     changes: dict  # field -> [old, new] for updates; field -> value for inserts and deletes
 
 
-def _related_objects(patient: Patient) -> list:
-    cycles = list(patient.cycles.all())
-    pregnancies = list(patient.pregnancies.all())
-    return [patient, *cycles, *pregnancies]
+def _events(patient: Patient) -> list:
+    """Events on the patient row and every row that points to her, her cycles or pregnancies.
+
+    pghistory's references() takes objects of one model at a time: one query per parent model.
+    """
+    parents = [[patient], list(patient.cycles.all()), list(patient.pregnancies.all())]
+    seen, events = set(), []
+    for objs in parents:
+        if not objs:
+            continue
+        for event in Events.objects.references(objs):
+            if event.pgh_slug not in seen:
+                seen.add(event.pgh_slug)
+                events.append(event)
+    return sorted(events, key=lambda e: (e.pgh_created_at, e.pgh_model, e.pgh_id))
 
 
 def patient_events(patient: Patient, *, show_identifiers: bool) -> list[AuditEntry]:
-    """Events on the patient row and every row that points to her, her cycles or pregnancies."""
-    events = list(
-        Events.objects.references(_related_objects(patient)).order_by("pgh_created_at", "pgh_id")
-    )
+    events = _events(patient)
     user_ids = {e.pgh_context.get("user") for e in events if e.pgh_context}
     users = get_user_model().objects.in_bulk([u for u in user_ids if u is not None])
     entries = []
