@@ -63,7 +63,9 @@ CHANGELISTS = [
         ("admin", True, True),
     ],
 )
-def test_each_role_lists_only_its_sites_rows(client, cast, patients, changelist, who, sees_a, sees_b):
+def test_each_role_lists_only_its_sites_rows(
+    client, cast, patients, changelist, who, sees_a, sees_b
+):
     pa, pb = patients
     response = page(client, cast[who], reverse(changelist))
     assert response.status_code == 200

@@ -32,9 +32,7 @@ def context_of(event) -> dict:
     return event.pgh_context.metadata if event.pgh_context else {}
 
 
-def test_a_save_in_the_admin_is_recorded_with_the_user_and_old_and_new_values(
-    client, cast, site_a
-):
+def test_a_save_in_the_admin_is_recorded_with_the_user_and_old_and_new_values(client, cast, site_a):
     patient = PatientFactory(site=site_a, unexplained_miscarriages=5)
     client.force_login(cast["alice"])
     url = reverse("admin:registry_patient_change", args=[patient.pk])

@@ -149,7 +149,9 @@ def test_a_plausible_dose_is_accepted_and_its_mg_per_kg_derived():
 def test_a_dose_before_consent_is_refused_by_the_form():
     cycle = CycleFactory()
     ConsentFactory(patient=cycle.patient, signed_on=dt.date(2025, 2, 25))
-    errors = form_errors(Infusion, infusion_data(cycle, given_on="2025-02-24"), None, form=InfusionForm)
+    errors = form_errors(
+        Infusion, infusion_data(cycle, given_on="2025-02-24"), None, form=InfusionForm
+    )
     assert errors == [
         "Given on 2025-02-24: no dose may be given before a signed consent "
         "(none signed on or before that date, or it was withdrawn)."
@@ -347,9 +349,7 @@ def test_a_withdrawal_without_a_reason_is_refused_with_the_rule():
         None,
         form=PatientForm,
     )
-    assert (
-        "Status reason is required when a patient is withdrawn or lost to follow-up." in errors
-    )
+    assert "Status reason is required when a patient is withdrawn or lost to follow-up." in errors
     with refused_by_database("patient_withdrawal_has_reason"):
         Patient.objects.filter(pk=patient.pk).update(status="withdrawn", status_reason="")
 
