@@ -24,6 +24,8 @@ CLINICAL_MODELS = {
 }
 # Reference data: protocols and products.
 PROTOCOL_MODELS = {"registry": ["protocol", "maintenancephase", "product", "site"]}
+# Published evidence: researchers and investigators keep it up to date as studies appear.
+EVIDENCE_MODELS = {"analytics": ["publishedstudy"]}
 
 
 def _codenames(models: dict[str, list[str]], actions: list[str]) -> set[tuple[str, str]]:
@@ -39,6 +41,7 @@ def _staff() -> set[tuple[str, str]]:
     perms = _codenames(CLINICAL_MODELS, ["view", "add", "change", "delete"])
     perms.discard(("registry", "delete_patient"))  # a patient is withdrawn, not deleted
     perms |= _codenames(PROTOCOL_MODELS, ["view"])
+    perms |= _codenames(EVIDENCE_MODELS, ["view"])
     perms.add(("registry", "view_identifiers"))
     return perms
 
@@ -46,6 +49,7 @@ def _staff() -> set[tuple[str, str]]:
 def _investigator() -> set[tuple[str, str]]:
     perms = _codenames(CLINICAL_MODELS, ["view"])
     perms |= _codenames(PROTOCOL_MODELS, ["view", "add", "change"])
+    perms |= _codenames(EVIDENCE_MODELS, ["view", "add", "change"])
     perms.discard(("registry", "add_site"))
     perms.add(("registry", "view_identifiers"))
     return perms
@@ -54,6 +58,7 @@ def _investigator() -> set[tuple[str, str]]:
 def _researcher() -> set[tuple[str, str]]:
     perms = _codenames(CLINICAL_MODELS, ["view"])
     perms |= _codenames(PROTOCOL_MODELS, ["view"])
+    perms |= _codenames(EVIDENCE_MODELS, ["view", "add", "change"])
     perms.add(("registry", "view_all_sites"))
     return perms
 
