@@ -1,5 +1,5 @@
 import pghistory
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 
 from outcomes import gestation
@@ -12,7 +12,20 @@ from outcomes.models import (
     Pregnancy,
     PregnancyOutcome,
 )
+from outcomes.planning import cycle_plan_schedule, pregnancy_plan_visits
 from registry.admin_scoping import ScopedInline, ScopedSiteFilter, SiteScopedAdmin
+from registry.dosing import DoseRefused
+
+
+def plan_with_message(request, cycle) -> None:
+    """Re-plan a cycle and say what happened. A plan that cannot be dosed is reported, not
+    raised, so the save that asked for it still stands."""
+    try:
+        change = cycle_plan_schedule(cycle=cycle, today=timezone.localdate())
+    except DoseRefused as refused:
+        messages.warning(request, f"{cycle}: schedule not planned: {refused}.")
+    else:
+        messages.success(request, f"{cycle}: schedule planned ({change}).")
 
 
 class EmbryoTransferInline(admin.TabularInline):
@@ -89,6 +102,9 @@ class InfantInline(admin.TabularInline):
     ]
 
 
+REPLAN_FIELDS = {"cycle", "transfer", "dating", "lmp_on", "confirmed_on"}
+
+
 @admin.register(Pregnancy)
 class PregnancyAdmin(SiteScopedAdmin):
     form = PregnancyForm
@@ -141,6 +157,20 @@ class PregnancyAdmin(SiteScopedAdmin):
             # Joins the request's audit context, so every row written below carries it.
             pghistory.context(reason=reason)
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        ended = any(
+            formset.has_changed() for formset in formsets if formset.model is PregnancyOutcome
+        )
+        # Recording a pregnancy, re-dating it or recording its end re-plans the maintenance doses
+        # of its cycle and the follow-up visits.
+        if not change or ended or REPLAN_FIELDS & set(form.changed_data):
+            pregnancy = form.instance
+            if pregnancy.cycle_id is not None:
+                plan_with_message(request, pregnancy.cycle)
+            visits = pregnancy_plan_visits(pregnancy=pregnancy)
+            messages.success(request, f"Follow-up visits planned ({visits}).")
 
 
 @admin.register(AdverseEvent)

@@ -30,6 +30,7 @@ from registry.models import (
     Consent,
     ImmuneTest,
     Infusion,
+    MaintenancePhase,
     Patient,
     Product,
     Protocol,
@@ -265,9 +266,15 @@ def load_demo(*, path: Path = DEMO_COHORT, password: str) -> DemoSummary:
             )
         protocols = {}
         for row in cohort["protocols"]:
-            protocols[row["code"]], _ = Protocol.objects.get_or_create(
-                code=row["code"], defaults=row
-            )
+            values = {name: value for name, value in row.items() if name != "maintenance_phases"}
+            protocol, created = Protocol.objects.get_or_create(code=row["code"], defaults=values)
+            if created:
+                # Only with a protocol it created: an existing one may have been edited since.
+                MaintenancePhase.objects.bulk_create(
+                    MaintenancePhase(protocol=protocol, **phase)
+                    for phase in row.get("maintenance_phases", [])
+                )
+            protocols[row["code"]] = protocol
         summary.users_created = _load_users(cohort["users"], sites, password)
         existing = set(
             Patient.objects.filter(

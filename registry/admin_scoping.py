@@ -9,13 +9,14 @@ from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 
 from registry import access
-from registry.models import Patient, Site, TreatmentCycle
+from registry.models import Patient, PlannedDose, Site, TreatmentCycle
 
 # How to reach the site from the models that appear as foreign-key choices.
 CHOICE_SITE_PATHS = {
     Site: "",
     Patient: "site",
     TreatmentCycle: "patient__site",
+    PlannedDose: "cycle__patient__site",
 }
 
 

@@ -1,9 +1,13 @@
 """Admin forms: the rules that span rows, checked before the database has to refuse."""
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 
 from registry import consents
 from registry.models import IDENTIFIER_FIELDS, Infusion, Patient
+from registry.selectors import ENROLLED_STATUSES, patient_eligibility
 
 
 class PatientForm(forms.ModelForm):
@@ -27,6 +31,7 @@ class PatientForm(forms.ModelForm):
             "enrolled_on",
             "status_changed_on",
             "status_reason",
+            "eligibility_override_reason",
         ]
 
     def clean(self):
@@ -36,6 +41,55 @@ class PatientForm(forms.ModelForm):
         if born_on and screened_on and screened_on <= born_on:
             self.add_error("screened_on", "Screened on must be after the date of birth.")
         return cleaned
+
+
+class ConsentFormSet(BaseInlineFormSet):
+    """Enrolment is judged here: only the patient's consent inline knows the consents being
+    saved with her (a consent is often signed and recorded on the day she is enrolled).
+
+    Reaching an enrolled status (new, or from screening, withdrawn or lost) while she is not
+    eligible needs an eligibility override reason; a new reason for a patient who is eligible
+    is refused rather than recorded as an override that never was.
+    """
+
+    def clean(self):
+        super().clean()
+        patient = self.instance
+        if any(self.errors) or patient.date_of_birth is None or patient.screened_on is None:
+            return  # the patient form names what is missing
+        before = (
+            Patient.objects.filter(pk=patient.pk)
+            .values("status", "eligibility_override_reason")
+            .first()
+            if patient.pk is not None
+            else None
+        ) or {"status": None, "eligibility_override_reason": ""}
+        reason = patient.eligibility_override_reason.strip()
+        enrolling = (
+            patient.status in ENROLLED_STATUSES and before["status"] not in ENROLLED_STATUSES
+        )
+        new_reason = bool(reason) and reason != before["eligibility_override_reason"]
+        if not (enrolling or new_reason):
+            return
+        periods = [
+            (form.cleaned_data["signed_on"], form.cleaned_data.get("withdrawn_on"))
+            for form in self.forms
+            if form.cleaned_data.get("signed_on") and not form.cleaned_data.get("DELETE")
+        ]
+        eligibility = patient_eligibility(
+            patient=patient, today=timezone.localdate(), consent_periods=periods
+        )
+        if enrolling and not eligibility.eligible and not reason:
+            raise ValidationError(
+                f"Status {patient.get_status_display()} refused: she is {eligibility.refusal()} "
+                "To enrol her anyway, give an eligibility override reason; it is recorded "
+                "with your name."
+            )
+        if new_reason and eligibility.eligible:
+            raise ValidationError(
+                "Eligibility override reason: leave it empty; she is eligible under "
+                f"{eligibility.protocol_name}, so there is nothing to override."
+            )
 
 
 class InfusionForm(forms.ModelForm):
@@ -56,6 +110,9 @@ class InfusionForm(forms.ModelForm):
         cleaned = super().clean()
         given_on = cleaned.get("given_on")
         cycle = cleaned.get("cycle") or getattr(self.instance, "cycle", None)
+        planned = cleaned.get("planned_dose")
+        if planned is not None and cycle is not None and planned.cycle_id != cycle.pk:
+            self.add_error("planned_dose", "Planned dose must be one of this cycle's.")
         if given_on and cycle is not None and cycle.pk:
             periods = cycle.patient.consents.values_list("signed_on", "withdrawn_on")
             if not consents.covers(periods, given_on):

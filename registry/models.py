@@ -133,6 +133,22 @@ class Patient(models.Model):
     enrolled_on = models.DateField(null=True, blank=True)
     status_changed_on = models.DateField(null=True, blank=True)
     status_reason = models.CharField(max_length=300, blank=True)
+    # Enrolling a patient who is not eligible is a decision someone takes and answers for.
+    eligibility_override_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Required to enrol a patient who is not eligible under her protocol; "
+        "recorded with your name and the time.",
+    )
+    eligibility_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    eligibility_overridden_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -168,6 +184,14 @@ class Patient(models.Model):
                 condition=~Q(status__in=["withdrawn", "lost"]) | ~Q(status_reason=""),
                 name="patient_withdrawal_has_reason",
                 violation_error_message="Status reason is required when a patient is withdrawn or lost to follow-up.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(eligibility_override_reason="") & Q(eligibility_overridden_at__isnull=True)
+                )
+                | (~Q(eligibility_override_reason="") & Q(eligibility_overridden_at__isnull=False)),
+                name="patient_override_recorded",
+                violation_error_message="Eligibility override reason and the time it was recorded go together.",
             ),
         ]
 
@@ -332,6 +356,22 @@ class Protocol(models.Model):
                 name="protocol_scig_factor_positive",
                 violation_error_message="SCIg conversion factor must be more than 0.",
             ),
+            # A zero interval would plan the same day for ever (ProtocolRules refuses it too).
+            models.CheckConstraint(
+                condition=Q(ivig_interval_days__gte=1),
+                name="protocol_ivig_interval_positive",
+                violation_error_message="IVIg interval days must be at least 1 day.",
+            ),
+            models.CheckConstraint(
+                condition=Q(scig_interval_days__gte=1),
+                name="protocol_scig_interval_positive",
+                violation_error_message="SCIg interval days must be at least 1 day.",
+            ),
+            models.CheckConstraint(
+                condition=Q(visit_interval_days__gte=1),
+                name="protocol_visit_interval_positive",
+                violation_error_message="Visit interval days must be at least 1 day.",
+            ),
         ]
 
     def __str__(self):
@@ -363,6 +403,11 @@ class MaintenancePhase(models.Model):
                 condition=Q(dose_mg_per_kg_max__gte=F("dose_mg_per_kg_min")),
                 name="phase_dose_range",
                 violation_error_message="Phase dose: mg/kg maximum must not be below the minimum.",
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=1),
+                name="phase_interval_positive",
+                violation_error_message="Interval days of a maintenance phase must be at least 1 day.",
             ),
         ]
 

@@ -18,20 +18,24 @@ Decisions the protocol leaves open, made here once:
   dose is due at POSITIVE_TEST_GA_DAYS.
 - Maintenance is planned only once a pregnancy is recorded (its LMP-equivalent date is known).
   Each dose follows the previous one by the interval ("monthly" counts from the last infusion),
-  starting from the last dose given, or from the planned induction when none was given. A dose
-  is planned while its date is before `maintenance_until_ga_days` and inside a maintenance phase
-  when the protocol has phases; no window reaches `stop_ga_days`. If the first dose after the
-  last one given is already overdue, it is due from today, and the rhythm restarts from there.
+  starting from the last dose before the event still to come, else from the last dose given,
+  else from the planned induction. A dose is planned while its date is before
+  `maintenance_until_ga_days` and inside a maintenance phase when the protocol has phases; no
+  window reaches `stop_ga_days`. If the first dose after the last one given is already overdue,
+  it is due from today, and the rhythm restarts from there.
 - A maintenance window spans maintenance_slack_days either side of its date: 4 days for a
   28-day interval, 1 day for weekly SCIg.
 - When the route changes, the next dose follows the last by the shorter of the two routes'
   intervals: SCIg starts one week after the last IVIg infusion, as SCIg labels advise.
 - Doses are planned on the cycle's weight; a plan that cannot be dosed raises DoseRefused.
+
+replay_cycle rebuilds, for a cycle with no stored plan (imported or demo data), the plan its
+stored rows would hold had it been re-planned after every dose; see its docstring.
 """
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -40,6 +44,7 @@ from registry import dosing
 from registry.protocol_rules import (
     ANCHOR_CONCEPTION,
     ANCHOR_POSITIVE_TEST,
+    ROUTE_IVIG,
     ROUTE_SCIG,
     ProtocolRules,
 )
@@ -52,6 +57,8 @@ PHASE_INDUCTION = "induction"
 PHASE_MAINTENANCE = "maintenance"
 VISIT_ANTENATAL = "antenatal"
 VISIT_POSTPARTUM = "postpartum"
+
+ROUTE_NAMES = {ROUTE_IVIG: "IVIg", ROUTE_SCIG: "SCIg"}
 
 # "About one month before a planned natural conception": the planned date is itself an estimate
 # (ovulation), so the dose may come three days either side of it.
@@ -254,11 +261,15 @@ def plan_cycle(
     last_given_on = last_given[0] if last_given else None
 
     windows = _pre_event_windows(rules, route=route, plan=plan, event_on=planned_event_on)
+    if last_given_on is not None:
+        windows = [w for w in windows if w.due_from > last_given_on]
     if pregnancy_lmp_on is not None:
-        if last_given is not None:
-            last_on, last_route = last_given[0], last_given[1]
-        elif windows:
+        if windows:
+            # Doses before the event are still to come (weekly SCIg after the first one given):
+            # maintenance follows the last of them, or it would be planned over them a second time.
             last_on, last_route = windows[-1].on, route
+        elif last_given is not None:
+            last_on, last_route = last_given[0], last_given[1]
         else:
             last_on, last_route = None, route
         maintenance = _maintenance_windows(
@@ -330,3 +341,68 @@ def plan_visits(
             )
         )
     return visits
+
+
+def replay_cycle(
+    rules: ProtocolRules,
+    *,
+    route: str,
+    plan: str,
+    planned_event_on: dt.date,
+    weight_kg: Decimal,
+    vial_steps_g: Mapping[str, Decimal],
+    pregnancy_lmp_on: dt.date | None = None,
+    pregnancy_ended_on: dt.date | None = None,
+    given: Iterable[tuple[dt.date, str, Decimal]] = (),
+) -> list[PlannedDoseSpec]:
+    """Every window of a cycle, past ones included, as if it had been re-planned after each dose.
+
+    The plan before the first dose is made with nothing given; after each dose the windows that
+    were over or held that dose are kept (as the re-planning caller keeps its stored rows) and
+    the rest is planned again from the doses given so far. What a re-plan could not have known
+    is hidden from it: the pregnancy's end is used only once the day it ended has come. The
+    pregnancy itself is known throughout, as a positive test tells the clinic early.
+
+    Which route each stretch was planned for is read from the doses: the plan in force when a
+    dose was given is the plan for that dose's route (a patient switched from IVIg to SCIg had
+    IVIg windows until her last IVIg dose); after the last dose, the cycle's route. The cycle's
+    planned transfer or conception date is the one it has now: a replay cannot know that it
+    moved. `vial_steps_g` maps each route to its product's vial step (a route missing from it
+    raises DoseRefused when a dose by that route has to be planned). Sequences run 1, 2, 3...
+    """
+    doses = sorted((GivenDose(*dose) for dose in given), key=lambda dose: dose.given_on)
+    routes = [dose.route for dose in doses] + [route]
+
+    def plan_for(route_then: str, given_then: list[GivenDose], *, on: dt.date | None, last: bool):
+        if route_then not in vial_steps_g:
+            raise dosing.DoseRefused(
+                f"no {ROUTE_NAMES.get(route_then, route_then)} product is registered, so its "
+                "doses cannot be rounded to vials"
+            )
+        # The last plan is the one in force now, and knows how the pregnancy ended.
+        ended_by_then = pregnancy_ended_on
+        if not last and ended_by_then is not None and (on is None or ended_by_then > on):
+            ended_by_then = None
+        return plan_cycle(
+            rules,
+            route=route_then,
+            plan=plan,
+            planned_event_on=planned_event_on,
+            weight_kg=weight_kg,
+            vial_step_g=vial_steps_g[route_then],
+            pregnancy_lmp_on=pregnancy_lmp_on,
+            pregnancy_ended_on=ended_by_then,
+            given=given_then,
+            today=on,
+        )
+
+    # Before the first dose nothing is filtered by date: a window missed then is history too.
+    pending = plan_for(routes[0], [], on=None, last=not doses)
+    kept: list[PlannedDoseSpec] = []
+    for index, dose in enumerate(doses):
+        kept += [w for w in pending if w.due_until < dose.given_on or w.contains(dose.given_on)]
+        pending = plan_for(
+            routes[index + 1], doses[: index + 1], on=dose.given_on, last=index + 1 == len(doses)
+        )
+    windows = sorted(kept + pending, key=lambda window: window.due_from)
+    return [replace(window, sequence=number) for number, window in enumerate(windows, start=1)]

@@ -1,5 +1,7 @@
 """Writes that span rows or need a rule: the one way in for admin, API, import and commands."""
 
+import datetime as dt
+
 from django.db import IntegrityError, transaction
 
 from registry import study_ids
@@ -21,3 +23,21 @@ def patient_assign_study_id(patient: Patient) -> Patient:
             continue
         return patient
     raise RuntimeError(f"no free study ID for site {patient.site.code} after {STUDY_ID_ATTEMPTS}")
+
+
+def patient_sign_eligibility_override(*, patient: Patient, user, at: dt.datetime) -> Patient:
+    """Sign the override reason on the patient with who gave it and when, or clear the signature
+    with the reason.
+
+    Only sets the fields: the caller saves them with the rest of its changes, so the audit trail
+    holds one event with the reason, the user and the time together (the database refuses a
+    reason without its time). The caller has checked that an override is due (ConsentFormSet).
+    """
+    if patient.eligibility_override_reason.strip():
+        patient.eligibility_overridden_by = user
+        patient.eligibility_overridden_at = at
+    else:
+        patient.eligibility_override_reason = ""
+        patient.eligibility_overridden_by = None
+        patient.eligibility_overridden_at = None
+    return patient
