@@ -245,7 +245,7 @@ class ImmuneTest(models.Model):
                 condition=~Q(analyte="nk_percent")
                 | (Q(value__gte=0) & Q(value__lte=100) & Q(unit="%")),
                 name="immunetest_nk_percent_range",
-                violation_error_message="An NK cell result must be a percentage: value 0-100 with unit %.",
+                violation_error_message="An NK cell result must be a percentage: value 0-100 with unit %%.",
             ),
         ]
 
