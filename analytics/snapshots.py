@@ -1,0 +1,50 @@
+"""Cohort snapshots: read the registry, compute every metric, optionally keep the result.
+
+The one way the task, the `cohort_stats` command and the dashboard get a snapshot, so all
+three print and store the same thing.
+"""
+
+import time
+from functools import cache
+from importlib import metadata
+
+from django.utils import timezone
+
+from analytics.cohort import METRICS_VERSION, CohortFilters, Definitions, cohort_snapshot
+from analytics.models import CohortSnapshot
+from analytics.queries import cohort_frames
+
+
+@cache
+def code_version() -> str:
+    try:
+        package = metadata.version("ivig-registry")
+    except metadata.PackageNotFoundError:
+        package = "unknown"
+    return f"ivig-registry {package}; metrics v{METRICS_VERSION}"
+
+
+def cohort_snapshot_compute(
+    *, filters: CohortFilters, definitions: Definitions | None = None
+) -> CohortSnapshot:
+    """An unsaved CohortSnapshot of the patients `filters` pick (a site filter is applied by
+    the database, so the other sites' rows are never read)."""
+    started = time.perf_counter()
+    computed_at = timezone.now()
+    frames = cohort_frames(site_codes=filters.sites or None)
+    payload = cohort_snapshot(frames, filters=filters, definitions=definitions)
+    return CohortSnapshot(
+        filters=filters.as_json(),
+        payload=payload,
+        code_version=code_version(),
+        computed_at=computed_at,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def cohort_snapshot_store(
+    *, filters: CohortFilters, definitions: Definitions | None = None
+) -> CohortSnapshot:
+    snapshot = cohort_snapshot_compute(filters=filters, definitions=definitions)
+    snapshot.save()
+    return snapshot
