@@ -3,6 +3,11 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from analytics import (
+    dashboard_admin,  # noqa: F401  (registers the cohort dashboard)
+    export_admin,  # noqa: F401  (registers the export records' admin)
+    report_admin,  # noqa: F401  (registers report subscriptions, sends and alerts)
+)
 from analytics.evidence import synthesise_evidence
 from analytics.forest import (
     figure_data_uri,

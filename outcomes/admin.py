@@ -2,6 +2,7 @@ import pghistory
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from analytics.tasks import serious_event_alert_after_commit
 from outcomes import gestation
 from outcomes.forms import OutcomeFormSet, PregnancyForm
 from outcomes.models import (
@@ -186,3 +187,10 @@ class AdverseEventAdmin(SiteScopedAdmin):
     @admin.display(description="study ID", ordering="patient__study_id")
     def study_id(self, obj):
         return obj.patient.study_id
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A serious event emails the site's investigators once this save commits (once per
+        # event: analytics/alerts.py). The patient page's inline does the same in
+        # registry/admin.py; the every-minute sweep catches writes that bypass the admin.
+        serious_event_alert_after_commit(adverse_event=obj)

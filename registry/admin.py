@@ -9,8 +9,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from analytics.tasks import serious_event_alert_after_commit
 from outcomes import selectors as outcome_selectors
 from outcomes.admin import AdverseEventInline, EmbryoTransferInline, plan_with_message
+from outcomes.models import AdverseEvent
 from registry import access, history
 from registry.admin_scoping import ScopedInline, ScopedSiteFilter, SiteScopedAdmin
 from registry.age import age_years
@@ -255,6 +257,14 @@ class PatientAdmin(SiteScopedAdmin):
             patient_assign_study_id(obj)
         else:
             super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        # Serious adverse events added or changed on this page email the site's investigators
+        # once the save commits (once per event: analytics/alerts.py), as AdverseEventAdmin's do.
+        if formset.model is AdverseEvent:
+            for event in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
+                serious_event_alert_after_commit(adverse_event=event)
 
     def get_urls(self):
         audit = path(

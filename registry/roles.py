@@ -26,6 +26,8 @@ CLINICAL_MODELS = {
 PROTOCOL_MODELS = {"registry": ["protocol", "maintenancephase", "product", "site"]}
 # Published evidence: researchers and investigators keep it up to date as studies appear.
 EVIDENCE_MODELS = {"analytics": ["publishedstudy"]}
+# The record of cohort exports: each role reads its own (analytics/export_admin.py scopes it).
+EXPORT_MODELS = {"analytics": ["exportrecord"]}
 
 
 def _codenames(models: dict[str, list[str]], actions: list[str]) -> set[tuple[str, str]]:
@@ -42,6 +44,7 @@ def _staff() -> set[tuple[str, str]]:
     perms.discard(("registry", "delete_patient"))  # a patient is withdrawn, not deleted
     perms |= _codenames(PROTOCOL_MODELS, ["view"])
     perms |= _codenames(EVIDENCE_MODELS, ["view"])
+    perms |= _codenames(EXPORT_MODELS, ["view"])
     perms.add(("registry", "view_identifiers"))
     return perms
 
@@ -50,6 +53,7 @@ def _investigator() -> set[tuple[str, str]]:
     perms = _codenames(CLINICAL_MODELS, ["view"])
     perms |= _codenames(PROTOCOL_MODELS, ["view", "add", "change"])
     perms |= _codenames(EVIDENCE_MODELS, ["view", "add", "change"])
+    perms |= _codenames(EXPORT_MODELS, ["view"])
     perms.discard(("registry", "add_site"))
     perms.add(("registry", "view_identifiers"))
     return perms
@@ -59,6 +63,7 @@ def _researcher() -> set[tuple[str, str]]:
     perms = _codenames(CLINICAL_MODELS, ["view"])
     perms |= _codenames(PROTOCOL_MODELS, ["view"])
     perms |= _codenames(EVIDENCE_MODELS, ["view", "add", "change"])
+    perms |= _codenames(EXPORT_MODELS, ["view"])
     perms.add(("registry", "view_all_sites"))
     return perms
 

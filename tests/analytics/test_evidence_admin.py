@@ -35,8 +35,9 @@ def test_staff_who_may_view_studies_see_the_pooled_rr_and_the_plots(
 ):
     client.force_login(paula)
     # Session, user, the audit context with the request's savepoint, the user's and the
-    # groups' permissions, the studies (one query however many), releasing the savepoint.
-    with django_assert_num_queries(7):
+    # groups' permissions, the studies (one query however many), releasing the savepoint, and
+    # saving the session (idle expiry; savepoint, update, release).
+    with django_assert_num_queries(10):
         response = client.get(EVIDENCE_URL)
     assert response.status_code == 200
     html = response.content.decode()
