@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0004_seed_000_protocol'),
+        ("registry", "0004_seed_000_protocol"),
     ]
 
     operations = [
         migrations.AlterConstraint(
-            model_name='immunetest',
-            name='immunetest_nk_percent_range',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('analyte', 'nk_percent'), _negated=True), models.Q(('value__gte', 0), ('value__lte', 100), ('unit', '%')), _connector='OR'), name='immunetest_nk_percent_range', violation_error_message='An NK cell result must be a percentage: value 0-100 with unit %%.'),
+            model_name="immunetest",
+            name="immunetest_nk_percent_range",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("analyte", "nk_percent"), _negated=True),
+                    models.Q(("value__gte", 0), ("value__lte", 100), ("unit", "%")),
+                    _connector="OR",
+                ),
+                name="immunetest_nk_percent_range",
+                violation_error_message="An NK cell result must be a percentage: value 0-100 with unit %%.",
+            ),
         ),
     ]
