@@ -8,8 +8,11 @@ from analytics import (
     export_admin,  # noqa: F401  (registers the export records' admin)
     report_admin,  # noqa: F401  (registers report subscriptions, sends and alerts)
 )
+from analytics.cohort import CohortFilters
+from analytics.cohort_comparison import add_registry_comparison, cohort_beside_arms
 from analytics.evidence import synthesise_evidence
 from analytics.forest import (
+    cohort_beside_arms_figure,
     figure_data_uri,
     forest_figure,
     format_estimate,
@@ -21,6 +24,8 @@ from analytics.forest import (
 from analytics.meta import MEASURES
 from analytics.models import PublishedStudy
 from analytics.queries import published_studies_frame
+from analytics.snapshots import cohort_snapshot_compute
+from registry import access
 
 # Columns a reader may split the evidence page by; anything else in the query string is ignored.
 EVIDENCE_SUBGROUP_COLUMNS = {
@@ -83,9 +88,41 @@ class PublishedStudyAdmin(admin.ModelAdmin):
             "subgroup": subgroup,
             "subgroup_columns": EVIDENCE_SUBGROUP_COLUMNS,
         }
+        # The registry beside the evidence: the reader's own sites (researchers: every site).
+        sites = tuple(access.sites_for(request.user).values_list("code", flat=True))
+        cohort = cohort_snapshot_compute(filters=CohortFilters(sites=sites)).payload
+        per_treated = cohort["live_birth_per_treated_patient"]
+        studies = published_studies_frame()
+        route = cohort.get("comparisons", {}).get("route")
+        with_registry = request.GET.get("registry") == "route" and route is not None
+        if with_registry:
+            # The registry's own comparison group (SCIg against IVIg) as one more row.
+            studies = add_registry_comparison(
+                studies,
+                label=f"Registry {'+'.join(sites)}: SCIg vs IVIg",
+                events_treated=route["a"]["events"],
+                total_treated=route["a"]["total"],
+                events_control=route["b"]["events"],
+                total_control=route["b"]["total"],
+            )
+        context["with_registry"] = with_registry
+        context["registry_route"] = route
+        if per_treated.get("total"):
+            arms = cohort_beside_arms(
+                published_studies_frame(),
+                cohort_events=per_treated["events"],
+                cohort_total=per_treated["total"],
+                label=f"Registry {'+'.join(sites)} (per treated patient)",
+            )
+            context["beside_svg"] = figure_data_uri(
+                cohort_beside_arms_figure(
+                    arms, title="Live birth in treated arms and the registry"
+                ),
+                image_format="svg",
+            )
         try:
             synthesis = synthesise_evidence(
-                published_studies_frame(), measure=measure, subgroup_column=subgroup or None
+                studies, measure=measure, subgroup_column=subgroup or None
             )
         except ValueError as exc:
             context["error"] = str(exc)

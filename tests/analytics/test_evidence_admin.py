@@ -3,6 +3,8 @@
 The cast: paula (staff, may view published studies), sam (staff, may not).
 """
 
+from io import StringIO
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
@@ -36,8 +38,9 @@ def test_staff_who_may_view_studies_see_the_pooled_rr_and_the_plots(
     client.force_login(paula)
     # Session, user, the audit context with the request's savepoint, the user's and the
     # groups' permissions, the studies (one query however many), releasing the savepoint, and
-    # saving the session (idle expiry; savepoint, update, release).
-    with django_assert_num_queries(10):
+    # saving the session (idle expiry; savepoint, update, release): 10; and the registry beside
+    # the evidence: the reader's sites and the cohort, one query per table however many rows: 11.
+    with django_assert_num_queries(21):
         response = client.get(EVIDENCE_URL)
     assert response.status_code == 200
     html = response.content.decode()
@@ -86,3 +89,21 @@ def test_the_list_page_links_to_the_evidence_page(client, paula, published_loade
     html = response.content.decode()
     assert EVIDENCE_URL in html
     assert "Ramos-Medina" in html
+
+
+def test_the_evidence_page_shows_the_registry_beside_the_published_arms(
+    client, cast, site_a, tmp_path, settings
+):
+    settings.VAR_DIR = tmp_path
+    call_command("load_published_evidence", stdout=StringIO())
+    call_command("load_demo", stdout=StringIO())
+    client.force_login(cast["admin"])
+    url = reverse("admin:analytics_publishedstudy_evidence")
+    html = client.get(url).content.decode()
+    assert 'id="registry-beside"' in html
+    # The demo's SCIg and IVIg patients: 4/4 against 9/11 across both sites' treated patients.
+    assert "SCIg against IVIg" in html and 'id="add-registry"' in html
+    with_row = client.get(url + "?registry=route").content.decode()
+    assert "included above as one more row" in with_row
+    # Nine studies pooled: the eight published and the registry's own.
+    assert "live birth, 9 studies" in with_row
