@@ -222,6 +222,10 @@ def test_an_admin_resends_a_report_deliberately_and_the_resend_is_recorded_as_th
     assert resend.requested_by == cast["admin"] and resend.status == SendStatus.SENT
     assert resend.period == original.period and resend.subscription == original.subscription
     assert "re-send by admin" in client.get("/admin/analytics/reportsend/").content.decode()
+    # Its page shows what it showed: the figures drawn again from the stored snapshot.
+    page = client.get(f"/admin/analytics/reportsend/{resend.pk}/change/").content.decode()
+    assert page.count('<img src="data:image/svg+xml;base64,') == 3
+    assert "Cumulative live birth after up to k transfers" in page
 
 
 @pytest.mark.django_db
