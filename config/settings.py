@@ -297,7 +297,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Sending mail: a refused or unreachable SMTP server, or a database that went away, is retried
 # with exponential backoff (MAIL_RETRY_BACKOFF_SECONDS, then twice as long each time, with
 # jitter, at most RETRY_BACKOFF_MAX_SECONDS apart) up to MAIL_MAX_RETRIES times; then the send
-# is recorded as failed for a person to re-send. Defaults: 15 s doubling, 8 retries, ~35 min.
+# is recorded as failed for a person to re-send. Defaults: 15 s doubling, 8 retries: at most
+# about 35 minutes in all.
 # Task annotations, because Celery reads them when a task is registered (analytics.tasks).
 RETRY_BACKOFF_MAX_SECONDS = 600
 _mail_retries = {

@@ -69,6 +69,9 @@ def test_a_worker_computes_and_stores_the_snapshot_through_redis():
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=TEST_BROKER_URL, task_always_eager=False)
     try:
+        # Messages left on the test broker by an earlier, interrupted run would be consumed too.
+        with app.connection_for_write(TEST_BROKER_URL) as connection:
+            app.control.purge(connection=connection)
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             # Its own connection: the app's producer pool may date from before the broker was set.
             with app.connection_for_write(TEST_BROKER_URL) as connection:
