@@ -212,16 +212,21 @@ def celery_worker(*, log_path: Path, env: dict[str, str]) -> Iterator[subprocess
 @contextmanager
 def tasks_sent_to_broker(url: str = BROKER_URL) -> Iterator[None]:
     """This process's tasks go to the broker instead of running eagerly, for the block."""
-    saved = {
-        key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue")
-    }
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_routes")}
     _forget_connections()
-    app.conf.update(broker_url=url, task_always_eager=False, task_default_queue=QUEUE)
+    # Routed rather than by changing the default queue: the app's list of queues is made once,
+    # from the default queue of that moment, and a worker started in this process later (as
+    # test_cohort_snapshot_task does) would take only this run's queue.
+    app.conf.update(
+        broker_url=url, task_always_eager=False, task_routes={"analytics.*": {"queue": QUEUE}}
+    )
+    app.amqp.flush_routes()
     try:
         yield
     finally:
         _forget_connections()
         app.conf.update(saved)
+        app.amqp.flush_routes()
 
 
 def _forget_connections() -> None:
