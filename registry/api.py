@@ -33,7 +33,7 @@ from registry.models import (
     Site,
     TreatmentCycle,
 )
-from registry.selectors import ENROLLED_STATUSES, patient_eligibility
+from registry.selectors import enrolment_override_error
 
 # ---------------------------------------------------------------------------------------------
 # Shared by every endpoint of registry and outcomes
@@ -283,33 +283,15 @@ class PatientSerializer(CheckedSerializer):
             setattr(patient, name, value)
         if patient.date_of_birth is None or patient.screened_on is None:
             return attrs  # the field errors name what is missing
-        before_status = getattr(self.instance, "status", None)
-        before_reason = getattr(self.instance, "eligibility_override_reason", "")
-        reason = patient.eligibility_override_reason.strip()
-        enrolling = patient.status in ENROLLED_STATUSES and before_status not in ENROLLED_STATUSES
-        new_reason = bool(reason) and reason != before_reason
-        if not (enrolling or new_reason):
-            return attrs
-        eligibility = patient_eligibility(patient=patient, today=timezone.localdate())
-        if enrolling and not eligibility.eligible and not reason:
-            raise serializers.ValidationError(
-                {
-                    "status": [
-                        f"Status {patient.get_status_display()} refused: she is "
-                        f"{eligibility.refusal()} To enrol her anyway, give an eligibility "
-                        "override reason; it is recorded with your name."
-                    ]
-                }
-            )
-        if new_reason and eligibility.eligible:
-            raise serializers.ValidationError(
-                {
-                    "eligibility_override_reason": [
-                        "Eligibility override reason: leave it empty; she is eligible under "
-                        f"{eligibility.protocol_name}, so there is nothing to override."
-                    ]
-                }
-            )
+        error = enrolment_override_error(
+            patient=patient,
+            before_status=getattr(self.instance, "status", None),
+            before_reason=getattr(self.instance, "eligibility_override_reason", ""),
+            today=timezone.localdate(),
+        )
+        if error is not None:
+            field, message = error
+            raise serializers.ValidationError({field: [message]})
         return attrs
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from registry import consents
 from registry.models import IDENTIFIER_FIELDS, Infusion, Patient
-from registry.selectors import ENROLLED_STATUSES, patient_eligibility
+from registry.selectors import enrolment_override_error
 
 
 class PatientForm(forms.ModelForm):
@@ -64,32 +64,20 @@ class ConsentFormSet(BaseInlineFormSet):
             if patient.pk is not None
             else None
         ) or {"status": None, "eligibility_override_reason": ""}
-        reason = patient.eligibility_override_reason.strip()
-        enrolling = (
-            patient.status in ENROLLED_STATUSES and before["status"] not in ENROLLED_STATUSES
-        )
-        new_reason = bool(reason) and reason != before["eligibility_override_reason"]
-        if not (enrolling or new_reason):
-            return
         periods = [
             (form.cleaned_data["signed_on"], form.cleaned_data.get("withdrawn_on"))
             for form in self.forms
             if form.cleaned_data.get("signed_on") and not form.cleaned_data.get("DELETE")
         ]
-        eligibility = patient_eligibility(
-            patient=patient, today=timezone.localdate(), consent_periods=periods
+        error = enrolment_override_error(
+            patient=patient,
+            before_status=before["status"],
+            before_reason=before["eligibility_override_reason"],
+            today=timezone.localdate(),
+            consent_periods=periods,
         )
-        if enrolling and not eligibility.eligible and not reason:
-            raise ValidationError(
-                f"Status {patient.get_status_display()} refused: she is {eligibility.refusal()} "
-                "To enrol her anyway, give an eligibility override reason; it is recorded "
-                "with your name."
-            )
-        if new_reason and eligibility.eligible:
-            raise ValidationError(
-                "Eligibility override reason: leave it empty; she is eligible under "
-                f"{eligibility.protocol_name}, so there is nothing to override."
-            )
+        if error is not None:
+            raise ValidationError(error[1])
 
 
 class InfusionForm(forms.ModelForm):

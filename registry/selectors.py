@@ -84,3 +84,40 @@ def patient_eligibility(
         consent_signed=consents.covers(consent_periods, patient.enrolled_on or today),
     )
     return PatientEligibility(protocol_name=name, eligible=result.eligible, reasons=result.reasons)
+
+
+def enrolment_override_error(
+    *,
+    patient: Patient,
+    before_status: str | None,
+    before_reason: str,
+    today: dt.date,
+    consent_periods: Sequence[consents.ConsentPeriod] | None = None,
+) -> tuple[str, str] | None:
+    """(field, message) when saving `patient` breaks the enrolment override rule, else None.
+
+    Reaching an enrolled status (new, or from screening, withdrawn or lost) while she is not
+    eligible needs an eligibility override reason; a new reason for a patient who is eligible
+    is refused rather than recorded as an override that never was. The admin and the API both
+    ask this one function.
+    """
+    reason = patient.eligibility_override_reason.strip()
+    enrolling = patient.status in ENROLLED_STATUSES and before_status not in ENROLLED_STATUSES
+    new_reason = bool(reason) and reason != before_reason
+    if not (enrolling or new_reason):
+        return None
+    eligibility = patient_eligibility(patient=patient, today=today, consent_periods=consent_periods)
+    if enrolling and not eligibility.eligible and not reason:
+        return (
+            "status",
+            f"Status {patient.get_status_display()} refused: she is {eligibility.refusal()} "
+            "To enrol her anyway, give an eligibility override reason; it is recorded "
+            "with your name.",
+        )
+    if new_reason and eligibility.eligible:
+        return (
+            "eligibility_override_reason",
+            "Eligibility override reason: leave it empty; she is eligible under "
+            f"{eligibility.protocol_name}, so there is nothing to override.",
+        )
+    return None
