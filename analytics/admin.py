@@ -8,22 +8,8 @@ from analytics import (
     export_admin,  # noqa: F401  (registers the export records' admin)
     report_admin,  # noqa: F401  (registers report subscriptions, sends and alerts)
 )
-from analytics.cohort import CohortFilters
-from analytics.cohort_comparison import add_registry_comparison, cohort_beside_arms
-from analytics.evidence import synthesise_evidence
-from analytics.forest import (
-    cohort_beside_arms_figure,
-    figure_data_uri,
-    forest_figure,
-    format_estimate,
-    format_heterogeneity,
-    format_p_value,
-    funnel_figure,
-    leave_one_out_figure,
-)
-from analytics.meta import MEASURES
 from analytics.models import PublishedStudy
-from analytics.queries import published_studies_frame
+from analytics.options import MEASURES, CohortFilters
 from analytics.snapshots import cohort_snapshot_compute
 from registry import access
 
@@ -75,6 +61,22 @@ class PublishedStudyAdmin(admin.ModelAdmin):
         """Pooled estimates and the forest, leave-one-out and funnel plots of the table."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+        # pandas, statsmodels and matplotlib load with this page, not with the admin
+        # (analytics.options).
+        from analytics.cohort_comparison import add_registry_comparison, cohort_beside_arms
+        from analytics.evidence import synthesise_evidence
+        from analytics.forest import (
+            cohort_beside_arms_figure,
+            figure_data_uri,
+            forest_figure,
+            format_estimate,
+            format_heterogeneity,
+            format_p_value,
+            funnel_figure,
+            leave_one_out_figure,
+        )
+        from analytics.queries import published_studies_frame
+
         measure = request.GET.get("measure", "RR")
         measure = measure if measure in MEASURES else "RR"
         subgroup = request.GET.get("subgroup", "")

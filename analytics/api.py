@@ -14,13 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.classification import ExportProfile
-from analytics.cohort import CohortFilters
-from analytics.dashboard_admin import CHOICE_FILTERS
-from analytics.evidence import synthesise_evidence
 from analytics.export_views import CohortExportForm, cohort_export_response
-from analytics.meta import MEASURES, MODELS
 from analytics.models import ExportRecord, PublishedStudy
-from analytics.queries import published_studies_frame
+from analytics.options import CHOICE_FILTERS, MEASURES, MODELS, CohortFilters
 from analytics.snapshots import cohort_snapshot_compute
 from registry import access
 from registry.models import Patient
@@ -135,6 +131,11 @@ class MetaAnalysisView(APIView):
     def get(self, request):
         query = MetaAnalysisQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        # pandas and statsmodels load with the first request, not with the URLconf
+        # (analytics.options).
+        from analytics.evidence import synthesise_evidence
+        from analytics.queries import published_studies_frame
+
         try:
             synthesis = synthesise_evidence(
                 published_studies_frame(),

@@ -30,14 +30,14 @@ Definitions, and why:
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from analytics import stats
+from analytics.options import SUBGROUPS, CohortFilters
 from outcomes import gestation
 from registry import dosing
 
@@ -104,17 +104,6 @@ FRAME_COLUMNS = {
     "adverse_events": ADVERSE_EVENT_COLUMNS,
 }
 
-# Subgroups patients are split by: column -> heading.
-SUBGROUPS = {
-    "site_code": "Site",
-    "protocol_code": "Protocol",
-    "route": "Route",
-    "indication": "Indication",
-    "nk": "NK cells",
-    "start": "Immunoglobulin started",
-    "dose_band": "Induction dose (IVIg)",
-    "enrolment_period": "Enrolled",
-}
 # Two-group comparisons of live birth per treated patient: (subgroup, group a, group b).
 COMPARISONS = (
     ("route", ROUTE_SCIG, ROUTE_IVIG),
@@ -140,60 +129,6 @@ class Definitions:
 
     def as_json(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class CohortFilters:
-    """Which patients a snapshot is about. Empty fields filter nothing."""
-
-    sites: tuple[str, ...] = ()
-    protocol: str | None = None
-    route: str | None = None
-    indication: str | None = None
-    nk: str | None = None
-    start: str | None = None
-    dose_band: str | None = None
-    enrolled_from: dt.date | None = None
-    enrolled_until: dt.date | None = None
-
-    def as_json(self) -> dict:
-        report = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, dt.date):
-                value = value.isoformat()
-            elif isinstance(value, tuple):
-                value = list(value)
-            report[item.name] = value
-        return report
-
-    @classmethod
-    def from_json(cls, values: dict | None) -> CohortFilters:
-        """From plain values (a task's arguments, a query string): ISO dates, lists of codes."""
-        values = dict(values or {})
-        unknown = set(values) - {item.name for item in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown filter {', '.join(sorted(unknown))}")
-        for name in ("enrolled_from", "enrolled_until"):
-            if values.get(name):
-                try:
-                    values[name] = dt.date.fromisoformat(str(values[name]))
-                except ValueError:
-                    raise ValueError(f"{name} must be a date, YYYY-MM-DD") from None
-            else:
-                values[name] = None
-        values["sites"] = tuple(sorted(values.get("sites") or ()))
-        for name in ("protocol", "route", "indication", "nk", "start", "dose_band"):
-            values[name] = values.get(name) or None
-        return cls(**values)
-
-    def describe(self) -> str:
-        parts = [
-            f"{name.replace('_', ' ')} {', '.join(value) if isinstance(value, list) else value}"
-            for name, value in self.as_json().items()
-            if value not in (None, [])
-        ]
-        return "; ".join(parts) or "all patients"
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ again exactly as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from analytics.forest import BLACK, FONT_SIZE_PT, GREY
+from analytics.formatting import ROUTE_LABELS
+from analytics.options import SUBGROUPS
 
-ROUTE_LABELS = {"ivig": "IVIg", "scig": "SCIg"}
 # Solid black against white with hatching: the two routes differ in fill and pattern.
 ROUTE_STYLE = {
     "ivig": {"color": BLACK, "edgecolor": BLACK, "hatch": None},
@@ -183,3 +186,23 @@ def subgroup_figure(snapshot: dict, *, subgroups: dict[str, str]) -> Figure:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return figure
+
+
+# What the monthly report draws of a snapshot: (name, title, draw).
+SNAPSHOT_FIGURES: tuple[tuple[str, str, Callable[[dict], Figure]], ...] = (
+    (
+        "cumulative_live_birth",
+        "Cumulative live birth after up to k transfers",
+        cumulative_live_birth_figure,
+    ),
+    (
+        "adverse_events",
+        "Adverse events per 100 infusions, by term and route",
+        adverse_events_figure,
+    ),
+    (
+        "subgroups",
+        "Live birth per treated patient, by subgroup",
+        lambda snapshot: subgroup_figure(snapshot, subgroups=SUBGROUPS),
+    ),
+)

@@ -11,116 +11,18 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
-from analytics.cohort import SUBGROUPS, CohortFilters
-from analytics.cohort_figures import (
+from analytics.formatting import (
+    HEADLINES,
     ROUTE_LABELS,
-    adverse_events_figure,
-    cumulative_live_birth_figure,
-    subgroup_figure,
+    comparison_row,
+    number,
+    p_text,
+    rate_row,
 )
-from analytics.forest import figure_data_uri
 from analytics.models import CohortDashboard, CohortSnapshot
+from analytics.options import CHOICE_FILTERS, SUBGROUPS, CohortFilters
 from analytics.snapshots import cohort_snapshot_compute
 from registry import access
-
-HEADLINES = (
-    ("live_birth_per_treated_patient", "Live birth per treated patient (at least one infusion)"),
-    ("live_birth_per_enrolled_patient", "Live birth per enrolled patient (intention to treat)"),
-    ("live_birth_after_first_transfer", "Live birth after the first transfer"),
-    ("live_birth_per_transfer", "Live birth per transfer"),
-    ("clinical_pregnancy_per_transfer", "Clinical pregnancy per transfer"),
-    ("failed_transfer_per_ivf_patient", "IVF patients whose transfers all failed"),
-    ("miscarriage_per_clinical_pregnancy", "Miscarriage (before 20+0) per clinical pregnancy"),
-    ("stillbirth_per_clinical_pregnancy", "Stillbirth per clinical pregnancy"),
-    (
-        "preterm_birth_per_live_birth_delivery",
-        "Preterm birth (before 37+0) per live-birth delivery",
-    ),
-    ("multiple_birth_per_live_birth_delivery", "Multiple birth per live-birth delivery"),
-)
-# The filter form's fixed choices: (field, label, choices).
-CHOICE_FILTERS = (
-    ("route", "Route", (("ivig", "IVIg only"), ("scig", "Any SCIg"))),
-    ("indication", "Indication", (("rpl", "RPL"), ("rif", "RIF"), ("both", "Both"))),
-    ("nk", "NK cells", (("high", ">= 12%"), ("normal", "< 12%"), ("unknown", "not tested"))),
-    (
-        "start",
-        "Started",
-        (("before_conception", "before conception"), ("after_conception", "after conception")),
-    ),
-    (
-        "dose_band",
-        "Induction dose",
-        (
-            ("below_600", "below 600 mg/kg"),
-            ("600-800", "600-800 mg/kg"),
-            ("above_800", "above 800 mg/kg"),
-            ("scig_only", "SCIg only"),
-        ),
-    ),
-)
-
-
-# Shown where a value does not exist (a rate without a denominator), never a misleading zero.
-NONE = "-"
-
-
-def _percent(value: float | None) -> str:
-    return NONE if value is None else f"{value * 100:.1f}%"
-
-
-def rate_row(label: str, metric: dict) -> dict:
-    """A table row: label, n/N, rate, exact CI, pending; "no data" spelled out."""
-    has_rate = metric.get("rate") is not None
-    return {
-        "label": label,
-        "fraction": f"{metric['events']}/{metric['total']}",
-        "rate": _percent(metric.get("rate")) if has_rate else metric.get("note", "no data"),
-        "ci": f"{_percent(metric['ci_low'])} to {_percent(metric['ci_high'])}" if has_rate else "",
-        "pending": metric.get("pending", ""),
-    }
-
-
-def _p_value(value: float | None) -> str:
-    if value is None:
-        return NONE
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _p_text(value: float | None) -> str:
-    """As a sentence writes it: "P < 0.001", "P = 0.042"."""
-    text = _p_value(value)
-    return f"P {text}" if text.startswith("<") else f"P = {text}"
-
-
-def _number(value: float | None, digits: int = 2) -> str:
-    return NONE if value is None else f"{value:.{digits}f}"
-
-
-def comparison_row(column: str, comparison: dict) -> dict:
-    a, b = comparison["a"], comparison["b"]
-    nnt = comparison["nnt"]
-    nnt_text = NONE
-    if nnt is not None:
-        nnt_text = f"{nnt:.1f} favouring {comparison['nnt_favours']}"
-        if comparison["nnt_ci_low"] is not None:
-            nnt_text += f" ({comparison['nnt_ci_low']:.1f} to {comparison['nnt_ci_high']:.1f})"
-    return {
-        "subgroup": SUBGROUPS.get(column, column),
-        "a": f"{a['label']} {a['events']}/{a['total']}",
-        "b": f"{b['label']} {b['events']}/{b['total']}",
-        "rr": (
-            f"{_number(comparison['risk_ratio'])} ({_number(comparison['rr_ci_low'])} to "
-            f"{_number(comparison['rr_ci_high'])})"
-        ),
-        "rd": (
-            f"{_percent(comparison['risk_difference'])} ({_percent(comparison['rd_ci_low'])} to "
-            f"{_percent(comparison['rd_ci_high'])})"
-        ),
-        "nnt": nnt_text,
-        "fisher_p": _p_value(comparison["fisher_p"]),
-        "notes": "; ".join(comparison["notes"]),
-    }
 
 
 def _date(value: str) -> dt.date | None:
@@ -205,6 +107,14 @@ def dashboard_context(request) -> dict:
             "enrolled_until": _date(form["enrolled_until"]),
         }
     )
+    # matplotlib loads when a figure is drawn, not with the admin (analytics.options).
+    from analytics.cohort_figures import (
+        adverse_events_figure,
+        cumulative_live_birth_figure,
+        subgroup_figure,
+    )
+    from analytics.forest import figure_data_uri
+
     snapshot = cohort_snapshot_compute(filters=filters).as_json()
     events = snapshot["adverse_events"]
     context.update(
@@ -219,7 +129,7 @@ def dashboard_context(request) -> dict:
                 for k, metric in snapshot["cumulative_live_birth"].items()
             ],
             "historical": snapshot["historical_comparison"],
-            "historical_p": _p_text(snapshot["historical_comparison"]["p_value"]),
+            "historical_p": p_text(snapshot["historical_comparison"]["p_value"]),
             "ga": snapshot["gestational_age_at_live_birth_days"],
             "birth_weight": snapshot["birth_weight_g"],
             "adverse_any": rate_row(
@@ -242,10 +152,10 @@ def dashboard_context(request) -> dict:
                     "route": ROUTE_LABELS[route],
                     "infusions": values["infusions"],
                     "events": values["per_100_infusions"]["events"],
-                    "per_100": _number(values["per_100_infusions"]["rate"]),
+                    "per_100": number(values["per_100_infusions"]["rate"]),
                     "ci": (
-                        f"{_number(values['per_100_infusions']['ci_low'])} to "
-                        f"{_number(values['per_100_infusions']['ci_high'])}"
+                        f"{number(values['per_100_infusions']['ci_low'])} to "
+                        f"{number(values['per_100_infusions']['ci_high'])}"
                     ),
                     "patients": rate_row(route, values["patients_with_any"]),
                 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,10 +19,8 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects, effectsize_2proportions
 
-Measure = Literal["RR", "OR"]
-Model = Literal["fixed", "random"]
-MEASURES: tuple[Measure, ...] = ("RR", "OR")
-MODELS: tuple[Model, ...] = ("fixed", "random")
+from analytics.options import MEASURES, Measure, Model
+
 STATSMODELS_STATISTIC = {"RR": "risk-ratio", "OR": "odds-ratio"}
 
 COUNT_COLUMNS = ("events_treated", "total_treated", "events_control", "total_control")

@@ -16,9 +16,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from analytics.alerts import serious_event_alert_resend_request
-from analytics.forest import figure_data_uri
 from analytics.models import ReportSend, ReportSubscription, SendStatus, SeriousEventAlert
-from analytics.reports import FIGURES, report_resend_request, subscription_validate
+from analytics.reports import report_resend_request, subscription_validate
 from analytics.tasks import report_resend, serious_event_alert
 
 
@@ -188,12 +187,16 @@ class ReportSendAdmin(ClaimedSendAdmin):
     def figures(self, send):
         if send.snapshot is None:
             return "-"
+        # matplotlib loads when a figure is drawn, not with the admin (analytics.options).
+        from analytics.cohort_figures import SNAPSHOT_FIGURES
+        from analytics.forest import figure_data_uri
+
         return format_html_join(
             "",
             '<p>{}<br><img src="{}" alt="{}" style="max-width: 640px"></p>',
             (
                 (title, figure_data_uri(draw(send.snapshot.payload)), title)
-                for _, title, draw in FIGURES
+                for _, title, draw in SNAPSHOT_FIGURES
             ),
         )
 

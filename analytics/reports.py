@@ -6,7 +6,7 @@ built for one subscriber, from what that subscriber may see on the day it is bui
 - what happened at their sites in the month (patients screened and enrolled, infusions,
   transfers, pregnancies, outcomes, adverse events) and the cohort to date, from a cohort
   snapshot that is stored with the send so its figures can be drawn again;
-- three figures of the snapshot (analytics.cohort_figures), inline PNGs in the HTML part;
+- three figures of the snapshot (analytics.cohort_figures.SNAPSHOT_FIGURES), inline PNGs in the HTML part;
 - protocol deviations dated in the month, visits overdue on the day and doses due in the next
   month: rows with study ID, name and MRN for a subscriber at the identified level who may see
   identifiers (registry.access), counts only for everyone else;
@@ -23,7 +23,6 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.mime.image import MIMEImage
 from pathlib import Path
@@ -35,16 +34,8 @@ from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from matplotlib.figure import Figure
 
 from analytics.classification import ExportProfile
-from analytics.cohort import SUBGROUPS, CohortFilters
-from analytics.cohort_figures import (
-    adverse_events_figure,
-    cumulative_live_birth_figure,
-    subgroup_figure,
-)
-from analytics.dashboard_admin import HEADLINES, rate_row
 from analytics.exports import (
     ExportFilters,
     export_authorise,
@@ -52,7 +43,7 @@ from analytics.exports import (
     export_file_name,
     export_record_start,
 )
-from analytics.forest import figure_bytes
+from analytics.formatting import HEADLINES, rate_row
 from analytics.mail import RETRYABLE, NotSendable, send_claim, send_once
 from analytics.models import (
     CohortSnapshot,
@@ -62,6 +53,7 @@ from analytics.models import (
     ReportSubscription,
     SendStatus,
 )
+from analytics.options import CohortFilters
 from analytics.snapshots import cohort_snapshot_compute
 from outcomes import selectors as outcome_selectors
 from outcomes.models import AdverseEvent, EmbryoTransfer, FollowUpVisit, Pregnancy, PregnancyOutcome
@@ -226,30 +218,15 @@ class MonthlyReport:
         }
 
 
-FIGURES: tuple[tuple[str, str, Callable[[dict], Figure]], ...] = (
-    (
-        "cumulative_live_birth",
-        "Cumulative live birth after up to k transfers",
-        cumulative_live_birth_figure,
-    ),
-    (
-        "adverse_events",
-        "Adverse events per 100 infusions, by term and route",
-        adverse_events_figure,
-    ),
-    (
-        "subgroups",
-        "Live birth per treated patient, by subgroup",
-        lambda snapshot: subgroup_figure(snapshot, subgroups=SUBGROUPS),
-    ),
-)
-
-
 def report_figures(snapshot: dict) -> list[ReportFigure]:
+    # matplotlib loads when a report is drawn, not with every worker (analytics.options).
+    from analytics.cohort_figures import SNAPSHOT_FIGURES
+    from analytics.forest import figure_bytes
+
     # PNG: mail programs do not show SVG.
     return [
         ReportFigure(name, title, figure_bytes(draw(snapshot), image_format="png"))
-        for name, title, draw in FIGURES
+        for name, title, draw in SNAPSHOT_FIGURES
     ]
 
 

@@ -4,19 +4,26 @@ The one way the task, the `cohort_stats` command and the dashboard get a snapsho
 three print and store the same thing.
 """
 
+from __future__ import annotations
+
 import time
 from functools import cache
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from analytics.cohort import METRICS_VERSION, CohortFilters, Definitions, cohort_snapshot
 from analytics.models import CohortSnapshot
-from analytics.queries import cohort_frames
+from analytics.options import CohortFilters
+
+if TYPE_CHECKING:
+    from analytics.cohort import Definitions
 
 
 @cache
 def code_version() -> str:
+    from analytics.cohort import METRICS_VERSION
+
     try:
         package = metadata.version("ivig-registry")
     except metadata.PackageNotFoundError:
@@ -29,6 +36,11 @@ def cohort_snapshot_compute(
 ) -> CohortSnapshot:
     """An unsaved CohortSnapshot of the patients `filters` pick (a site filter is applied by
     the database, so the other sites' rows are never read)."""
+    # pandas, scipy and statsmodels load with the first snapshot, not with every process that
+    # can ask for one (analytics.options).
+    from analytics.cohort import cohort_snapshot
+    from analytics.queries import cohort_frames
+
     started = time.perf_counter()
     computed_at = timezone.now()
     frames = cohort_frames(site_codes=filters.sites or None)

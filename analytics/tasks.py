@@ -6,8 +6,8 @@ from celery import Task, shared_task
 from django.db import transaction
 
 from analytics.alerts import serious_event_alert_send, serious_event_alerts_enqueue
-from analytics.cohort import CohortFilters
 from analytics.mail import RETRYABLE
+from analytics.options import CohortFilters
 from analytics.reports import (
     monthly_report_send,
     report_period,

@@ -35,7 +35,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from analytics import cohort, queries, synthetic  # noqa: E402
-from analytics.cohort import CohortFilters  # noqa: E402
+from analytics.options import CohortFilters  # noqa: E402
 from analytics.snapshots import cohort_snapshot_compute  # noqa: E402
 from registry.models import Patient  # noqa: E402
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from analytics.cohort import CohortFilters
 from analytics.evidence import synthesise_evidence
 from analytics.models import ExportRecord, PublishedStudy
+from analytics.options import CohortFilters
 from analytics.queries import published_studies_frame
 from analytics.snapshots import cohort_snapshot_compute
 from outcomes import gestation

@@ -2,13 +2,14 @@
 
 import re
 
-from analytics.cohort import SUBGROUPS, cohort_snapshot
+from analytics.cohort import cohort_snapshot
 from analytics.cohort_figures import (
     adverse_events_figure,
     cumulative_live_birth_figure,
     subgroup_figure,
 )
 from analytics.forest import figure_bytes
+from analytics.options import SUBGROUPS
 from tests.analytics.cohort_rows import adverse_event, frames, patient, pregnancy, transfer
 
 HEX_COLOUR = re.compile(r"#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})\b")

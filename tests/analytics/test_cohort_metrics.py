@@ -6,7 +6,8 @@ import json
 import pytest
 
 from analytics import cohort
-from analytics.cohort import CohortFilters, Definitions, cohort_snapshot
+from analytics.cohort import Definitions, cohort_snapshot
+from analytics.options import CohortFilters
 from outcomes import gestation
 from outcomes.models import EmbryoTransfer, PregnancyOutcome
 from registry.models import Patient, Route

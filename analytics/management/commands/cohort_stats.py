@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.cohort import CohortFilters
+from analytics.options import CohortFilters
 from analytics.snapshots import cohort_snapshot_compute
 from analytics.stats import NO_DATA
 from registry.models import Site

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analytics.evidence import EvidenceSynthesis, synthesise_evidence
 from analytics.evidence_sources import source_name, studies_table
 from analytics.forest import format_estimate, format_heterogeneity, format_p_value
-from analytics.meta import MEASURES, MODELS
+from analytics.options import MEASURES, MODELS
 
 MEASURE_NAMES = {"RR": "risk ratio", "OR": "odds ratio"}
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analytics.evidence import synthesise_evidence
 from analytics.evidence_sources import source_name, studies_table
 from analytics.forest import write_evidence_plots
-from analytics.meta import MEASURES, MODELS
+from analytics.options import MEASURES, MODELS
 
 
 class Command(BaseCommand):
