@@ -284,10 +284,15 @@ def report(figures: dict) -> str:
         f"{'psql s':>9}{'psql rows/s':>13}{'ratio':>7}{'bare table s':>14}",
     ]
 
+    def per_second(rows, seconds):
+        # An empty table's time is start-up alone: no rate, no ratio ("-").
+        return f"{rows / seconds:>13,.0f}" if rows and seconds > 0.001 else f"{'-':>13}"
+
     def line(name, rows, size, ours, theirs, bare):
+        ratio = f"{ours / theirs:>7.2f}" if rows and theirs > 0.001 else f"{'-':>7}"
         return (
-            f"{name:<15}{rows:>10,}{size / 1e6:>8.1f}{ours:>9.3f}{rows / ours:>13,.0f}"
-            f"{theirs:>9.3f}{rows / theirs:>13,.0f}{ours / theirs:>7.2f}{bare:>14.3f}"
+            f"{name:<15}{rows:>10,}{size / 1e6:>8.1f}{ours:>9.3f}{per_second(rows, ours)}"
+            f"{max(theirs, 0):>9.3f}{per_second(rows, theirs)}{ratio}{max(bare, 0):>14.3f}"
         )
 
     for row in tables:
