@@ -45,7 +45,5 @@ def test_starting_the_registry_loads_no_scientific_library():
 
 def test_computing_a_snapshot_does_load_them():
     # The check above can see a library when one is loaded.
-    code = STARTUP.replace(
-        "print(", "import analytics.cohort, analytics.cohort_figures\nprint(", 1
-    )
+    code = STARTUP.replace("print(", "import analytics.cohort, analytics.cohort_figures\nprint(", 1)
     assert set(loaded_after(code)) == set(HEAVY)
