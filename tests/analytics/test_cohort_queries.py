@@ -19,7 +19,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-QUERIES = 10
+QUERIES = 6
 
 
 def patient_with_two_cycles(site):
@@ -53,7 +53,7 @@ def patient_with_two_cycles(site):
     return patient
 
 
-def test_the_frames_take_the_same_ten_queries_for_one_patient_or_ten(site_a):
+def test_the_frames_take_the_same_six_queries_for_one_patient_or_ten(site_a):
     patient_with_two_cycles(site_a)
     with CaptureQueriesContext(connection) as few:
         cohort_frames()

@@ -39,8 +39,9 @@ def test_staff_who_may_view_studies_see_the_pooled_rr_and_the_plots(
     # Session, user, the audit context with the request's savepoint, the user's and the
     # groups' permissions, the studies (one query however many), releasing the savepoint, and
     # saving the session (idle expiry; savepoint, update, release): 10; and the registry beside
-    # the evidence: the reader's sites and the cohort, one query per table however many rows: 11.
-    with django_assert_num_queries(21):
+    # the evidence: the reader's sites and the cohort, one query per frame however many rows
+    # and one for its session settings: 7.
+    with django_assert_num_queries(17):
         response = client.get(EVIDENCE_URL)
     assert response.status_code == 200
     html = response.content.decode()
