@@ -7,12 +7,11 @@ three print and store the same thing.
 from __future__ import annotations
 
 import time
-from functools import cache
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from analytics import exports
 from analytics.models import CohortSnapshot
 from analytics.options import CohortFilters
 
@@ -20,15 +19,12 @@ if TYPE_CHECKING:
     from analytics.cohort import Definitions
 
 
-@cache
 def code_version() -> str:
+    """The code (analytics.exports.code_version: package version and commit) and the metric
+    definitions' version."""
     from analytics.cohort import METRICS_VERSION
 
-    try:
-        package = metadata.version("ivig-registry")
-    except metadata.PackageNotFoundError:
-        package = "unknown"
-    return f"ivig-registry {package}; metrics v{METRICS_VERSION}"
+    return f"ivig-registry {exports.code_version()}; metrics v{METRICS_VERSION}"
 
 
 def cohort_snapshot_compute(
